@@ -1,0 +1,190 @@
+"""The `thrifty` command: each verb maps to one function. Heavy libraries load only inside the verbs."""
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from thrifty.errors import EXIT_USER_ERROR, UserError
+
+# --flag -> config field, for the settings people change most.
+TRAIN_FLAGS = {
+    "model": ("model.name", "Base model: bundled name, local folder or hub id."),
+    "data": ("data.path", "Training data file (.jsonl/.json/.csv/.parquet or a saved datasets folder)."),
+    "eval_data": ("data.eval_path", "Held-out data; default: a seeded split of --data."),
+    "output": ("output.dir", "Run directory (default runs/<model>-<method>-<time>)."),
+    "method": ("method.name", "Fine-tuning method (see `thrifty methods`)."),
+    "max_steps": ("train.max_steps", "Optimizer steps to run (overrides --epochs)."),
+    "epochs": ("train.epochs", "Passes over the training data."),
+    "seed": ("train.seed", "Random seed for init, data order and the split."),
+}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from thrifty.config import load_config
+    from thrifty.report import print_run_summary
+
+    config_path, overrides = split_config_args(args.args)
+    for flag, (field, _) in TRAIN_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{field}={value}")
+    if args.overwrite:
+        overrides.append("output.overwrite=true")
+    config = load_config(config_path, overrides)
+    _quiet()
+    from thrifty.train.run import train
+
+    result = train(config, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(result.summary, indent=2, default=str))
+    else:
+        print_run_summary(result.summary, result.run_dir)
+    return 0
+
+
+def split_config_args(items: list[str]) -> tuple[str | None, list[str]]:
+    """`thrifty train [CONFIG.yaml] [key=value ...]`: the config file is the one argument without '='."""
+    files = [item for item in items if "=" not in item]
+    if len(files) > 1:
+        raise UserError(f"expected one config file, got {', '.join(files)}; overrides look like key=value")
+    return (files[0] if files else None), [item for item in items if "=" in item]
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    _quiet()
+    from thrifty.inference.generate import GenerationOptions, generate, load_for_generation
+
+    model, tokenizer = load_for_generation(args.model, args.adapter, args.trust_remote_code)
+    options = GenerationOptions(max_new_tokens=args.max_new_tokens, do_sample=args.sample,
+                                temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+                                system_prompt=args.system)
+    if args.seed is not None:
+        import torch
+
+        torch.manual_seed(args.seed)
+    for prompt, answer in zip(args.prompt, generate(model, tokenizer, args.prompt, options), strict=True):
+        print(json.dumps({"prompt": prompt, "answer": answer}) if args.json else answer)
+    return 0
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    _quiet()
+    from thrifty.models.registry import pull_model
+
+    print(pull_model(args.name, progress=True))
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from thrifty.models.registry import list_cached
+    from thrifty.report import print_models
+
+    rows = list_cached()
+    print(json.dumps(rows, indent=2)) if args.json else print_models(rows)
+    return 0
+
+
+def cmd_config_schema(args: argparse.Namespace) -> int:
+    from thrifty.config.docs import field_rows
+    from thrifty.config.schema import RunConfig
+    from thrifty.report import print_schema
+
+    if args.json:
+        print(json.dumps(RunConfig.model_json_schema(), indent=2))
+    else:
+        print_schema(field_rows())
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from thrifty.methods import method_names
+
+    print("\n".join(method_names()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _quiet()
+    from thrifty.demo import run_demo
+
+    run_demo(output=args.output, max_steps=args.max_steps)
+    return 0
+
+
+def _quiet() -> None:
+    from thrifty.quiet import quiet_libraries
+
+    quiet_libraries()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="thrifty", description="Fine-tune open language models cheaply.")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    train = verbs.add_parser("train", help="Fine-tune a model.", description="Fine-tune a model. Every config "
+                             "field can be overridden as section.field=value; `thrifty config schema` lists them.")
+    train.add_argument("args", nargs="*", metavar="[CONFIG.yaml] [key=value ...]",
+                       help="Optional YAML run config, then overrides such as train.learning_rate=1e-4.")
+    for flag, (field, text) in TRAIN_FLAGS.items():
+        train.add_argument("--" + flag.replace("_", "-"), dest=flag, help=f"{text} (= {field})")
+    train.add_argument("--overwrite", action="store_true", help="Replace a finished run in --output.")
+    train.add_argument("--no-progress", action="store_true", help="No progress bar (for logs).")
+    train.add_argument("--json", action="store_true", help="Print summary.json instead of a table.")
+    train.set_defaults(func=cmd_train)
+
+    gen = verbs.add_parser("generate", help="Answer prompts with a model and optional adapter.")
+    gen.add_argument("prompt", nargs="+", help="One or more user prompts.")
+    gen.add_argument("--model", default="smollm2-135m", help="Base model: bundled name, folder or hub id.")
+    gen.add_argument("--adapter", help="PEFT adapter folder, e.g. runs/first/adapter.")
+    gen.add_argument("--max-new-tokens", type=int, default=128, help="Most tokens to generate per answer.")
+    gen.add_argument("--sample", action="store_true", help="Sample instead of greedy decoding.")
+    gen.add_argument("--temperature", type=float, default=0.7, help="Sampling temperature (with --sample).")
+    gen.add_argument("--top-p", type=float, default=0.9, help="Nucleus sampling mass (with --sample).")
+    gen.add_argument("--top-k", type=int, default=50, help="Top-k sampling cut-off (with --sample).")
+    gen.add_argument("--system", help="System message (chat-template models).")
+    gen.add_argument("--seed", type=int, help="Seed for sampling.")
+    gen.add_argument("--trust-remote-code", action="store_true", help="Allow code shipped with the model.")
+    gen.add_argument("--json", action="store_true", help="One JSON line per prompt.")
+    gen.set_defaults(func=cmd_generate)
+
+    models = verbs.add_parser("models", help="Bundled models: pull and list.")
+    models_verbs = models.add_subparsers(dest="models_verb", required=True, metavar="ACTION")
+    pull = models_verbs.add_parser("pull", help="Install and cache a bundled model.")
+    pull.add_argument("name", help="Bundled model name, e.g. smollm2-135m.")
+    pull.set_defaults(func=cmd_models_pull)
+    listing = models_verbs.add_parser("list", help="Show bundled models and which are cached.")
+    listing.add_argument("--json", action="store_true", help="Machine-readable output.")
+    listing.set_defaults(func=cmd_models_list)
+
+    config = verbs.add_parser("config", help="Run config documentation.")
+    config_verbs = config.add_subparsers(dest="config_verb", required=True, metavar="ACTION")
+    schema = config_verbs.add_parser("schema", help="Every config field with type, default and help.")
+    schema.add_argument("--json", action="store_true", help="JSON Schema instead of a table.")
+    schema.set_defaults(func=cmd_config_schema)
+
+    methods = verbs.add_parser("methods", help="List fine-tuning methods.")
+    methods.set_defaults(func=cmd_methods)
+
+    demo = verbs.add_parser("demo", help="Fine-tune the bundled SmolLM2-135M on the bundled FAQ; show before/after.")
+    demo.add_argument("--output", default="runs/demo", help="Run directory.")
+    demo.add_argument("--max-steps", type=int, help="Override the demo's step count.")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Read a YAML run config, apply `key=value` overrides, validate, and write the resolved config."""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from thrifty.config.schema import RunConfig
+from thrifty.errors import UserError
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Config file (optional) + overrides such as `train.learning_rate=1e-4`, validated."""
+    raw: dict[str, Any] = read_yaml(Path(path)) if path else {}
+    for item in overrides or []:
+        set_dotted(raw, *parse_override(item))
+    return validate(raw, source=str(path) if path else "config")
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserError(f"{where}: {problem}; fix the YAML syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: the config must be a mapping of sections (model:, method:, data:, train:, output:)")
+    return data
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """`train.learning_rate=1e-4` -> ("train.learning_rate", 0.0001); values are parsed as YAML scalars/lists."""
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"override {item!r} must look like section.field=value, e.g. train.learning_rate=1e-4")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    # YAML 1.1 reads "1e-4" as a string; pydantic's lax mode turns it into the number the field wants.
+    return key.strip(), parsed
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UserError(f"override {key}: {part} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def validate(raw: dict[str, Any], source: str = "config") -> RunConfig:
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(f"{source}: {describe_validation_error(exc)}") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """First problem as one line: `train.learning_rate: must be > 0 (got -1)`, plus how many more."""
+    errors = exc.errors()
+    first = errors[0]
+    field = ".".join(str(p) for p in first["loc"]) or "config"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown field; see `thrifty config schema` for the valid ones"
+    elif "input" in first and first["type"] != "missing":
+        message += f" (got {first['input']!r})"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"{field}: {message}{more}"
+
+
+def write_resolved(config: RunConfig, path: Path) -> None:
+    """The exact settings a run used, so it can be reproduced with `thrifty train path`."""
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")

@@ -1,0 +1,155 @@
+"""The run config: one nested pydantic schema. Every field carries its help text; the docs come from it.
+
+Later capabilities add sections (plan, checkpoint, eval, export, budget) beside these.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Section(BaseModel):
+    """Unknown keys are an error, so a typo never silently falls back to a default."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Section):
+    name: str = Field(
+        "smollm2-135m",
+        description="Bundled model name (see `thrifty models list`), a local Hugging Face model folder, or a hub id.",
+    )
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) when `name` is a hub id.")
+    trust_remote_code: bool = Field(
+        False, description="Run Python code shipped with the model. Off by default: only for models you trust."
+    )
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32",
+        description="Storage dtype of the base weights. float32 keeps full-precision master weights; "
+        "compute precision is `train.precision`.",
+    )
+    attn_implementation: Literal["sdpa", "eager"] = Field(
+        "sdpa", description="Attention kernel: sdpa (PyTorch fused, default) or eager (reference)."
+    )
+
+
+class MethodConfig(Section):
+    name: str = Field("lora", description="Fine-tuning method (see `thrifty methods`): lora.")
+    rank: int = Field(16, gt=0, description="LoRA rank r: size of the low-rank update. 8-64 is typical.")
+    alpha: float = Field(32.0, gt=0, description="LoRA alpha: the update is scaled by alpha/r (alpha/sqrt(r) with rsLoRA).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input, 0 to disable.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear",
+        description="Modules that get adapters: 'all-linear' (every linear layer but the output head, "
+        "the QLoRA paper's advice) or a list of module names such as [q_proj, v_proj].",
+    )
+    use_rslora: bool = Field(False, description="Rank-stabilised LoRA: scale by alpha/sqrt(r) so high ranks keep learning.")
+    use_dora: bool = Field(False, description="DoRA: learn a magnitude vector beside the LoRA direction update.")
+
+    @field_validator("name")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        from thrifty.methods import method_names
+
+        if value not in method_names():
+            raise ValueError(f"unknown method {value!r}; choose one of: {', '.join(method_names())}")
+        return value
+
+    @field_validator("target_modules", mode="before")
+    @classmethod
+    def _split_targets(cls, value):
+        # Command-line overrides arrive as "q_proj,v_proj".
+        if isinstance(value, str) and value != "all-linear":
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+DataFormat = Literal["auto", "alpaca", "chat", "sharegpt", "prompt_completion", "text"]
+
+
+class DataConfig(Section):
+    path: str | None = Field(
+        None,
+        description="Training data: .jsonl, .json, .csv, .parquet, a saved `datasets` folder, or "
+        "pkg:PACKAGE/FILE for a file shipped inside an installed Python package.",
+    )
+    eval_path: str | None = Field(
+        None, description="Held-out data in the same formats. When missing, `val_fraction` of `path` is held out."
+    )
+    format: DataFormat = Field(
+        "auto",
+        description="Record format: alpaca (instruction/input/output), chat (messages), sharegpt "
+        "(conversations), prompt_completion (prompt/completion), text (text); auto detects it from the columns.",
+    )
+    split: str = Field("train", description="Split to read when `path` is a saved DatasetDict folder.")
+    val_fraction: float = Field(
+        0.1, gt=0, lt=1, description="Share of `path` held out for evaluation when no `eval_path` is given."
+    )
+    max_seq_len: int = Field(512, ge=8, description="Tokens per example; longer examples are truncated and counted.")
+    train_on_inputs: bool = Field(
+        False, description="Also compute the loss on prompt tokens. Off: loss on the completion only."
+    )
+    system_prompt: str | None = Field(
+        None, description="System message added to examples that have none (chat-template models only)."
+    )
+    max_examples: int | None = Field(None, gt=0, description="Use only the first N training examples (quick runs).")
+
+
+class TrainConfig(Section):
+    max_steps: int | None = Field(
+        None, gt=0, description="Stop after this many optimizer steps; when set it overrides `epochs`."
+    )
+    epochs: float = Field(1.0, gt=0, description="Passes over the training data (when `max_steps` is not set).")
+    micro_batch_size: int = Field(4, gt=0, description="Examples per forward pass on each device.")
+    gradient_accumulation_steps: int = Field(
+        1, gt=0, description="Micro-batches per optimizer step: effective batch = micro_batch_size x this."
+    )
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate. LoRA likes ~10x the full fine-tuning rate.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field(
+        "cosine", description="Learning-rate schedule after warmup."
+    )
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of the steps spent warming the learning rate up.")
+    max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm; 0 disables clipping.")
+    optimizer: Literal["adamw_torch", "adamw_torch_fused", "sgd", "adafactor"] = Field(
+        "adamw_torch", description="Optimizer (a Trainer optimizer name)."
+    )
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto",
+        description="Compute precision: auto picks bf16 on GPUs that support it (fp16 on older ones) and fp32 on CPUs, where bf16 autocast measured slower.",
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass: less memory, ~30% more compute."
+    )
+    group_by_length: bool = Field(
+        False, description="Batch examples of similar length together to cut padding (order is still seeded)."
+    )
+    eval_every_steps: int | None = Field(
+        None, gt=0, description="Evaluate every N steps; the held-out set is always evaluated before and after."
+    )
+    early_stopping_patience: int | None = Field(
+        None, gt=0, description="Stop when eval loss has not improved for N evaluations (needs `eval_every_steps`)."
+    )
+    logging_steps: int = Field(5, gt=0, description="Write a metrics.jsonl line every N steps.")
+    seed: int = Field(42, description="Seed for initialisation, data order and the validation split.")
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_eval(self):
+        if self.early_stopping_patience is not None and self.eval_every_steps is None:
+            raise ValueError("early_stopping_patience needs train.eval_every_steps to be set")
+        return self
+
+
+class OutputConfig(Section):
+    dir: str | None = Field(None, description="Run directory; default runs/<model>-<method>-<date-time>.")
+    overwrite: bool = Field(False, description="Replace a finished run already in `dir` (otherwise refused).")
+
+
+class RunConfig(Section):
+    """Everything one fine-tuning run needs."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig, description="The pretrained model to start from.")
+    method: MethodConfig = Field(default_factory=MethodConfig, description="How its weights are adapted.")
+    data: DataConfig = Field(default_factory=DataConfig, description="Training and evaluation data.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Optimisation settings.")
+    output: OutputConfig = Field(default_factory=OutputConfig, description="Where the run is written.")

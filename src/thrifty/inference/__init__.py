@@ -1,0 +1,1 @@
+"""Inference: generation from a base model plus an optional adapter."""

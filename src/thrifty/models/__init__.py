@@ -1,0 +1,1 @@
+"""Models: the bundled catalog, pulling and caching, and safe loading."""

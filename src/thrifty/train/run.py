@@ -1,0 +1,197 @@
+"""One fine-tuning run, top to bottom: setup -> evaluate before -> train -> evaluate after -> save -> summary."""
+
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from thrifty.config.load import write_resolved
+from thrifty.config.schema import RunConfig
+from thrifty.data import PreparedData, prepare_data
+from thrifty.errors import UserError
+from thrifty.io import write_json_atomic
+from thrifty.train.hardware import device_name, peak_memory_bytes, resolve_precision
+
+SUMMARY = "summary.json"  # written last: its presence means the run finished
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    model: Any
+    tokenizer: Any
+    data: PreparedData
+
+
+def default_run_dir(config: RunConfig) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    model = Path(config.model.name.rstrip("/")).name or "model"
+    return Path("runs") / f"{model}-{config.method.name}-{stamp}"
+
+
+def check_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """A finished run is never overwritten by accident."""
+    if (run_dir / SUMMARY).exists() and not overwrite:
+        raise UserError(f"{run_dir} already holds a finished run; choose another --output or pass --overwrite")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"output {run_dir} exists and is not a directory")
+
+
+def train(config: RunConfig, progress: bool = True) -> RunResult:
+    """Fine-tune `config.model` with `config.method` on `config.data`; returns the run and the trained model."""
+    from thrifty.models.load import load_model, load_tokenizer
+    from thrifty.models.registry import resolve_model
+
+    run_dir = Path(config.output.dir) if config.output.dir else default_run_dir(config)
+    check_run_dir(run_dir, config.output.overwrite)
+    precision = resolve_precision(config.train.precision)
+    model_path = resolve_model(config.model.name)
+    tokenizer = load_tokenizer(model_path, config.model)
+    data = prepare_data(config.data, tokenizer, config.train.seed)
+    model = build_model(load_model(model_path, config.model), config)
+
+    if config.output.overwrite and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = config.model_copy(update={"output": config.output.model_copy(update={"dir": str(run_dir)})})
+    write_resolved(config, run_dir / "config.yaml")
+
+    trainer, metrics = build_trainer(model, tokenizer, data, config, precision, run_dir, progress)
+    started = datetime.now(timezone.utc)
+    before = trainer.evaluate()["eval_loss"]
+    t0 = time.perf_counter()
+    output = trainer.train()
+    train_seconds = time.perf_counter() - t0
+    after = trainer.evaluate()["eval_loss"]
+
+    save_outputs(trainer.model, tokenizer, run_dir)
+    summary = build_summary(config, model_path, trainer, data, precision, before, after, train_seconds, started)
+    summary["train_loss"] = output.training_loss
+    summary["metrics_logged"] = len(metrics.history)
+    write_json_atomic(run_dir / SUMMARY, summary)
+    return RunResult(run_dir, summary, trainer.model, tokenizer, data)
+
+
+def build_model(base: Any, config: RunConfig) -> Any:
+    import torch
+
+    from thrifty.methods import apply_method
+
+    torch.manual_seed(config.train.seed)  # adapter initialisation is part of what the seed fixes
+    if config.train.gradient_checkpointing:
+        base.config.use_cache = False
+    return apply_method(base, config.method)
+
+
+def build_trainer(model, tokenizer, data: PreparedData, config: RunConfig, precision: str, run_dir: Path,
+                  progress: bool):
+    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback as HFProgress
+
+    from thrifty.data.collate import PadCollator
+    from thrifty.train.callbacks import MetricsCallback, ProgressCallback
+
+    t = config.train
+    args = TrainingArguments(
+        output_dir=str(run_dir / "trainer"),
+        max_steps=t.max_steps or -1,
+        num_train_epochs=t.epochs,
+        per_device_train_batch_size=t.micro_batch_size,
+        per_device_eval_batch_size=t.micro_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        max_grad_norm=t.max_grad_norm,
+        optim=t.optimizer,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=device_name() == "cpu",
+        activation_checkpointing=t.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        eval_strategy="steps" if t.eval_every_steps else "no",
+        eval_steps=t.eval_every_steps,
+        metric_for_best_model="eval_loss" if t.early_stopping_patience else None,
+        greater_is_better=False,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        save_strategy="no",
+        seed=t.seed,
+        data_seed=t.seed,
+        report_to="none",
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+    )
+    metrics = MetricsCallback(run_dir / "metrics.jsonl")
+    callbacks = [metrics] + ([ProgressCallback()] if progress else [])
+    if t.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+    trainer = Trainer(model=model, args=args, train_dataset=data.train, eval_dataset=data.eval,
+                      data_collator=PadCollator(tokenizer.pad_token_id), callbacks=callbacks)
+    trainer.remove_callback(PrinterCallback)  # it prints raw dicts; metrics.jsonl and our bar replace it
+    trainer.remove_callback(HFProgress)
+    return trainer, metrics
+
+
+def save_outputs(model, tokenizer, run_dir: Path) -> None:
+    """Adapter in standard PEFT format plus the tokenizer, each renamed into place when complete."""
+    for name, obj in (("adapter", model), ("tokenizer", tokenizer)):
+        tmp, final = run_dir / f"{name}.tmp", run_dir / name
+        shutil.rmtree(tmp, ignore_errors=True)
+        obj.save_pretrained(str(tmp))
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    shutil.rmtree(run_dir / "trainer", ignore_errors=True)
+
+
+def build_summary(config: RunConfig, model_path: str, trainer, data: PreparedData, precision: str,
+                  before: float, after: float, train_seconds: float, started: datetime) -> dict[str, Any]:
+    import torch
+    import transformers
+
+    import thrifty
+
+    trainable, total = trainer.model.get_nb_trainable_parameters()
+    tokens = int(trainer.state.num_input_tokens_seen)
+    return {
+        "model": config.model.name,
+        "model_path": model_path,
+        "method": config.method.name,
+        "trainable_params": int(trainable),
+        "total_params": int(total),
+        "trainable_percent": round(100.0 * trainable / total, 4),
+        "steps": trainer.state.global_step,
+        "epochs": round(trainer.state.epoch or 0.0, 4),
+        "stopped_early": bool(config.train.max_steps and trainer.state.global_step < config.train.max_steps),
+        "train_examples": len(data.train),
+        "eval_examples": len(data.eval),
+        "data_format": data.format,
+        "truncated_examples": data.train_stats.truncated + data.eval_stats.truncated,
+        "dropped_examples": data.train_stats.dropped + data.eval_stats.dropped,
+        "train_tokens": tokens,
+        "wall_seconds": round(train_seconds, 3),
+        "tokens_per_second": round(tokens / max(train_seconds, 1e-9), 2),
+        "peak_memory_bytes": peak_memory_bytes(),
+        "eval_loss_before": before,
+        "eval_loss_after": after,
+        "perplexity_before": _perplexity(before),
+        "perplexity_after": _perplexity(after),
+        "precision": precision,
+        "device": device_name(),
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "versions": {"thrifty": thrifty.__version__, "torch": torch.__version__,
+                     "transformers": transformers.__version__},
+    }
+
+
+def _perplexity(loss: float) -> float:
+    return math.exp(loss) if loss < 50 else float("inf")
