@@ -58,12 +58,17 @@ def save_tiny_model(folder: Path, chat_template: str | None = CHATML) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def thrifty_home(tmp_path_factory, monkeypatch):
-    """Each test session gets its own cache, so tests never see a user's cache."""
+@pytest.fixture(autouse=True, scope="session")
+def thrifty_home(tmp_path_factory):
+    """The whole session uses its own cache, so tests never read or write a user's cache."""
     home = tmp_path_factory.getbasetemp() / "thrifty-home"
-    monkeypatch.setenv("THRIFTY_HOME", str(home))
-    return home
+    old = os.environ.get("THRIFTY_HOME")
+    os.environ["THRIFTY_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("THRIFTY_HOME", None)
+    else:
+        os.environ["THRIFTY_HOME"] = old
 
 
 @pytest.fixture(scope="session")

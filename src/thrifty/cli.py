@@ -174,7 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Overrides may come after flags (`--max-steps 3 train.seed=1`), which argparse leaves unparsed.
+    args, extra = parser.parse_known_args(argv)
+    if extra and (args.verb != "train" or any("=" not in x or x.startswith("-") for x in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.args += extra
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

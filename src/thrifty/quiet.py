@@ -12,6 +12,8 @@ def quiet_libraries() -> None:
     # bitsandbytes logs that an optional hub kernel is missing; the CPU path works without it.
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*kernels.*")
+    # peft still calls transformers names renamed for v6 (gradient -> activation checkpointing).
+    warnings.filterwarnings("ignore", message=".*deprecated and will be removed in v6.*", category=FutureWarning)
     import datasets
     import transformers
 
