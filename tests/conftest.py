@@ -32,12 +32,14 @@ def build_tokenizer(chat_template: str | None = CHATML):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(CORPUS, trainer)
     eos = "<|im_end|>" if chat_template else "<|endoftext|>"
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, bos_token="<|endoftext|>",
-                                   unk_token="<|endoftext|>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token=eos, bos_token="<|endoftext|>", unk_token="<|endoftext|>"
+    )
     fast.chat_template = chat_template
     return fast
 
@@ -48,10 +50,19 @@ def save_tiny_model(folder: Path, chat_template: str | None = CHATML) -> Path:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = build_tokenizer(chat_template)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
-                         pad_token_id=tokenizer.eos_token_id, tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        pad_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
@@ -83,13 +94,26 @@ def tiny_model_plain(tmp_path_factory) -> Path:
 
 
 FAQ = [
-    {"instruction": "How do I apply for a building permit?", "input": "",
-     "output": "Submit the application to the municipality."},
-    {"instruction": "What is a demolition permit?", "input": "",
-     "output": "It is needed before tearing down a building."},
-    {"instruction": "How long does processing take?", "input": "In Sweden.",
-     "output": "The statutory processing time is ten weeks."},
-    {"instruction": "Is a notification enough?", "input": "", "output": "Yes, for small changes such as an attefall house."},
+    {
+        "instruction": "How do I apply for a building permit?",
+        "input": "",
+        "output": "Submit the application to the municipality.",
+    },
+    {
+        "instruction": "What is a demolition permit?",
+        "input": "",
+        "output": "It is needed before tearing down a building.",
+    },
+    {
+        "instruction": "How long does processing take?",
+        "input": "In Sweden.",
+        "output": "The statutory processing time is ten weeks.",
+    },
+    {
+        "instruction": "Is a notification enough?",
+        "input": "",
+        "output": "Yes, for small changes such as an attefall house.",
+    },
 ]
 
 

@@ -56,9 +56,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from thrifty.inference.generate import GenerationOptions, generate, load_for_generation
 
     model, tokenizer = load_for_generation(args.model, args.adapter, args.trust_remote_code)
-    options = GenerationOptions(max_new_tokens=args.max_new_tokens, do_sample=args.sample,
-                                temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
-                                system_prompt=args.system)
+    options = GenerationOptions(
+        max_new_tokens=args.max_new_tokens,
+        do_sample=args.sample,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
+        system_prompt=args.system,
+    )
     if args.seed is not None:
         import torch
 
@@ -122,10 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thrifty", description="Fine-tune open language models cheaply.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    train = verbs.add_parser("train", help="Fine-tune a model.", description="Fine-tune a model. Every config "
-                             "field can be overridden as section.field=value; `thrifty config schema` lists them.")
-    train.add_argument("args", nargs="*", metavar="[CONFIG.yaml] [key=value ...]",
-                       help="Optional YAML run config, then overrides such as train.learning_rate=1e-4.")
+    train = verbs.add_parser(
+        "train",
+        help="Fine-tune a model.",
+        description="Fine-tune a model. Every config "
+        "field can be overridden as section.field=value; `thrifty config schema` lists them.",
+    )
+    train.add_argument(
+        "args",
+        nargs="*",
+        metavar="[CONFIG.yaml] [key=value ...]",
+        help="Optional YAML run config, then overrides such as train.learning_rate=1e-4.",
+    )
     for flag, (field, text) in TRAIN_FLAGS.items():
         train.add_argument("--" + flag.replace("_", "-"), dest=flag, help=f"{text} (= {field})")
     train.add_argument("--overwrite", action="store_true", help="Replace a finished run in --output.")
@@ -166,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     methods = verbs.add_parser("methods", help="List fine-tuning methods.")
     methods.set_defaults(func=cmd_methods)
 
-    demo = verbs.add_parser("demo", help="Fine-tune the bundled SmolLM2-135M on the bundled FAQ; show before/after.")
+    demo = verbs.add_parser(
+        "demo", help="Fine-tune the bundled SmolLM2-135M on the bundled FAQ; show before/after."
+    )
     demo.add_argument("--output", default="runs/demo", help="Run directory.")
     demo.add_argument("--max-steps", type=int, help="Override the demo's step count.")
     demo.set_defaults(func=cmd_demo)

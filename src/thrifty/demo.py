@@ -29,6 +29,8 @@ def run_demo(output: str = "runs/demo", max_steps: int | None = None) -> dict:
         base = generate_from_text(model, result.tokenizer, [prompt], options)[0]
     tuned = generate_from_text(model, result.tokenizer, [prompt], options)[0]
     print_before_after(result.summary, question, base, tuned, reference)
-    print(f"adapter: {result.run_dir / 'adapter'}  (try: thrifty generate --adapter {result.run_dir / 'adapter'} "
-          f"\"{question}\")")
+    print(
+        f"adapter: {result.run_dir / 'adapter'}  (try: thrifty generate --adapter {result.run_dir / 'adapter'} "
+        f'"{question}")'
+    )
     return {"summary": result.summary, "base_answer": base, "tuned_answer": tuned}

@@ -13,7 +13,9 @@ def quiet_libraries() -> None:
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*kernels.*")
     # peft still calls transformers names renamed for v6 (gradient -> activation checkpointing).
-    warnings.filterwarnings("ignore", message=".*deprecated and will be removed in v6.*", category=FutureWarning)
+    warnings.filterwarnings(
+        "ignore", message=".*deprecated and will be removed in v6.*", category=FutureWarning
+    )
     import datasets
     import transformers
 

@@ -23,8 +23,14 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path) -> None:
         ("tokens/s", f"{summary['tokens_per_second']:.1f}"),
         ("wall time (s)", f"{summary['wall_seconds']:.1f}"),
         ("peak memory (GiB)", f"{summary['peak_memory_bytes'] / 2**30:.2f}"),
-        ("eval loss before -> after", f"{summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}"),
-        ("perplexity before -> after", f"{summary['perplexity_before']:.2f} -> {summary['perplexity_after']:.2f}"),
+        (
+            "eval loss before -> after",
+            f"{summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}",
+        ),
+        (
+            "perplexity before -> after",
+            f"{summary['perplexity_before']:.2f} -> {summary['perplexity_after']:.2f}",
+        ),
     ]
     for key, value in rows:
         table.add_row(key, value)
@@ -39,8 +45,13 @@ def print_models(rows: list[dict[str, Any]]) -> None:
         table.add_column(column)
     for row in rows:
         size = f"{row['bytes'] / 1e6:.0f}" if row["cached"] else "-"
-        table.add_row(row["name"], "yes" if row["cached"] else "no", size,
-                      f"{row['package']}=={row['version']}", row["description"])
+        table.add_row(
+            row["name"],
+            "yes" if row["cached"] else "no",
+            size,
+            f"{row['package']}=={row['version']}",
+            row["description"],
+        )
     _console().print(table)
 
 

@@ -34,12 +34,20 @@ def test_forced_format_names_missing_columns():
 
 def test_alpaca_joins_instruction_and_input():
     example = to_canonical({"instruction": "Q", "input": "ctx", "output": "A"}, "alpaca", "r1")
-    assert example["messages"] == [{"role": "user", "content": "Q\n\nctx"}, {"role": "assistant", "content": "A"}]
+    assert example["messages"] == [
+        {"role": "user", "content": "Q\n\nctx"},
+        {"role": "assistant", "content": "A"},
+    ]
 
 
 def test_sharegpt_roles_are_mapped():
-    record = {"conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "Q"},
-                                {"from": "gpt", "value": "A"}]}
+    record = {
+        "conversations": [
+            {"from": "system", "value": "S"},
+            {"from": "human", "value": "Q"},
+            {"from": "gpt", "value": "A"},
+        ]
+    }
     roles = [m["role"] for m in to_canonical(record, "sharegpt", "r1")["messages"]]
     assert roles == ["system", "user", "assistant"]
 

@@ -1,14 +1,18 @@
 import pytest
 
+from thrifty.config.schema import ModelConfig
 from thrifty.data.collate import PadCollator
 from thrifty.data.template import render_prompt
 from thrifty.data.tokenize import IGNORE_INDEX, check_max_seq_len, encode_all, encode_cached, encode_example
 from thrifty.errors import UserError
 from thrifty.models.load import load_tokenizer
-from thrifty.config.schema import ModelConfig
 
-QA = {"messages": [{"role": "user", "content": "How do I apply for a building permit?"},
-                   {"role": "assistant", "content": "Submit the application to the municipality."}]}
+QA = {
+    "messages": [
+        {"role": "user", "content": "How do I apply for a building permit?"},
+        {"role": "assistant", "content": "Submit the application to the municipality."},
+    ]
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +47,15 @@ def test_plain_template_masks_prompt_and_learns_eos(plain_tok):
 
 
 def test_multi_turn_learns_every_assistant_turn_only(chat_tok):
-    convo = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
-                          {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Permit?"},
-                          {"role": "assistant", "content": "Apply."}]}
+    convo = {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+            {"role": "user", "content": "Permit?"},
+            {"role": "assistant", "content": "Apply."},
+        ]
+    }
     row, _ = encode_example(convo, chat_tok, 512, train_on_inputs=False)
     learned = [t for t in row["labels"] if t != IGNORE_INDEX]
     assert chat_tok.decode(learned) == "Hello<|im_end|>\nApply.<|im_end|>\n"
@@ -62,7 +72,9 @@ def test_train_on_inputs_and_text_learn_everything(chat_tok):
 def test_truncation_is_counted_and_empty_examples_dropped(chat_tok):
     row, _ = encode_example(QA, chat_tok, 512, train_on_inputs=False)
     first, _, _ = _split(row)
-    rows, stats = encode_all([QA, QA], chat_tok, max_seq_len=first + 2, train_on_inputs=False, system_prompt=None)
+    rows, stats = encode_all(
+        [QA, QA], chat_tok, max_seq_len=first + 2, train_on_inputs=False, system_prompt=None
+    )
     assert stats.truncated == 2 and stats.dropped == 0
     assert all(len(r["input_ids"]) == first + 2 for r in rows)
     rows, stats = encode_all([QA], chat_tok, max_seq_len=first, train_on_inputs=False, system_prompt=None)
@@ -83,8 +95,9 @@ def test_tokenization_cache_hits_on_same_inputs_and_misses_on_change(chat_tok):
 
 
 def test_collator_pads_right_and_masks_padding():
-    batch = PadCollator(pad_token_id=0)([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]},
-                                         {"input_ids": [8], "labels": [8]}])
+    batch = PadCollator(pad_token_id=0)(
+        [{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [8], "labels": [8]}]
+    )
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]

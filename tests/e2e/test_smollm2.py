@@ -19,7 +19,9 @@ def smollm2():
 
 def test_pull_caches_a_plain_safetensors_model(smollm2, capsys):
     assert (smollm2 / "model.safetensors").is_file() and (smollm2 / "tokenizer.json").is_file()
-    assert (smollm2 / "chat_template.jinja").is_file() or "chat_template" in (smollm2 / "tokenizer_config.json").read_text()
+    assert (smollm2 / "chat_template.jinja").is_file() or "chat_template" in (
+        smollm2 / "tokenizer_config.json"
+    ).read_text()
     assert pull_model("smollm2-135m") == smollm2  # second pull is a cache hit
     assert main(["models", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -32,19 +34,30 @@ def test_short_real_run_lowers_loss_and_adapter_reloads_identically(smollm2, tmp
 
     from thrifty.train.run import train
 
-    config = load_config(None, [
-        "data.path=pkg:zaragoza_construction_faq/data/faq-en-alpaca.jsonl", "data.max_examples=8",
-        "data.val_fraction=0.02", "data.max_seq_len=128", "train.max_steps=6", "train.micro_batch_size=4",
-        "train.learning_rate=2e-3", "train.warmup_ratio=0", "train.logging_steps=1", "method.rank=8",
-        f"output.dir={tmp_path / 'run'}",
-    ])
+    config = load_config(
+        None,
+        [
+            "data.path=pkg:zaragoza_construction_faq/data/faq-en-alpaca.jsonl",
+            "data.max_examples=8",
+            "data.val_fraction=0.02",
+            "data.max_seq_len=128",
+            "train.max_steps=6",
+            "train.micro_batch_size=4",
+            "train.learning_rate=2e-3",
+            "train.warmup_ratio=0",
+            "train.logging_steps=1",
+            "method.rank=8",
+            f"output.dir={tmp_path / 'run'}",
+        ],
+    )
     result = train(config, progress=False)
     losses = [m["loss"] for m in _metrics(tmp_path / "run") if "loss" in m]
     assert len(losses) == 6
     # 8 examples seen 3 times: the last two steps' loss must sit well under the first two.
     assert sum(losses[-2:]) / 2 < sum(losses[:2]) / 2 - 0.3
     assert result.summary["trainable_params"] == 30 * 8 * (
-        (576 + 576) * 2 + (576 + 192) * 2 + (576 + 1536) * 3)  # all-linear, r=8, 30 layers, 3 KV heads of 64
+        (576 + 576) * 2 + (576 + 192) * 2 + (576 + 1536) * 3
+    )  # all-linear, r=8, 30 layers, 3 KV heads of 64
 
     batch = result.tokenizer(["How do I get a building permit?"], return_tensors="pt")
     trained = result.model.eval()

@@ -16,11 +16,41 @@ def test_greedy_generation_is_deterministic_and_batched(tiny_model):
 
 def test_generate_cli_with_adapter(tiny_model, alpaca_file, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--model", str(tiny_model), "--data", str(alpaca_file), "--output", str(out),
-                 "--max-steps", "2", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                str(tiny_model),
+                "--data",
+                str(alpaca_file),
+                "--output",
+                str(out),
+                "--max-steps",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["generate", "--model", str(tiny_model), "--adapter", str(out / "adapter"), "--max-new-tokens",
-                 "4", "--json", "Hello?", "Permit?"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--model",
+                str(tiny_model),
+                "--adapter",
+                str(out / "adapter"),
+                "--max-new-tokens",
+                "4",
+                "--json",
+                "Hello?",
+                "Permit?",
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
     assert [x["prompt"] for x in lines] == ["Hello?", "Permit?"] and all("answer" in x for x in lines)
 

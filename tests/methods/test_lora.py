@@ -39,8 +39,9 @@ def test_dora_adds_a_magnitude_vector_per_layer(tiny_model):
 
 
 def test_rslora_scales_by_sqrt_rank(tiny_model):
-    model = apply_method(_model(tiny_model), MethodConfig(rank=16, alpha=16, target_modules=["q_proj"],
-                                                          use_rslora=True))
+    model = apply_method(
+        _model(tiny_model), MethodConfig(rank=16, alpha=16, target_modules=["q_proj"], use_rslora=True)
+    )
     layer = model.base_model.model.model.layers[0].self_attn.q_proj
     assert layer.scaling["default"] == pytest.approx(16 / 16**0.5)
 

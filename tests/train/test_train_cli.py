@@ -10,15 +10,28 @@ import yaml
 from thrifty.cli import main
 
 SUMMARY_KEYS = {
-    "model", "method", "trainable_params", "total_params", "trainable_percent", "steps", "train_tokens",
-    "wall_seconds", "tokens_per_second", "peak_memory_bytes", "eval_loss_before", "eval_loss_after",
-    "perplexity_before", "perplexity_after",
+    "model",
+    "method",
+    "trainable_params",
+    "total_params",
+    "trainable_percent",
+    "steps",
+    "train_tokens",
+    "wall_seconds",
+    "tokens_per_second",
+    "peak_memory_bytes",
+    "eval_loss_before",
+    "eval_loss_after",
+    "perplexity_before",
+    "perplexity_after",
 }
 FAST = ["--no-progress", "train.micro_batch_size=4", "data.max_seq_len=128", "train.logging_steps=1"]
 
 
 def _train(tiny_model, data, out, *extra):
-    return main(["train", "--model", str(tiny_model), "--data", str(data), "--output", str(out), *FAST, *extra])
+    return main(
+        ["train", "--model", str(tiny_model), "--data", str(data), "--output", str(out), *FAST, *extra]
+    )
 
 
 def test_train_writes_adapter_summary_metrics_and_config(tiny_model, alpaca_file, tmp_path):
@@ -26,8 +39,18 @@ def test_train_writes_adapter_summary_metrics_and_config(tiny_model, alpaca_file
     from transformers import AutoModelForCausalLM
 
     out = tmp_path / "run"
-    assert _train(tiny_model, alpaca_file, out, "--max-steps", "4", "method.target_modules=q_proj,v_proj",
-                  "method.rank=8") == 0
+    assert (
+        _train(
+            tiny_model,
+            alpaca_file,
+            out,
+            "--max-steps",
+            "4",
+            "method.target_modules=q_proj,v_proj",
+            "method.rank=8",
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert SUMMARY_KEYS <= set(summary)
     assert summary["trainable_params"] == 2 * 8 * ((32 + 32) + (32 + 16))
@@ -48,8 +71,19 @@ def test_train_writes_adapter_summary_metrics_and_config(tiny_model, alpaca_file
 
 def test_loss_falls_on_repeated_data(tiny_model, alpaca_file, tmp_path):
     out = tmp_path / "run"
-    assert _train(tiny_model, alpaca_file, out, "--max-steps", "30", "train.learning_rate=1e-2",
-                  "train.warmup_ratio=0", "--json") == 0
+    assert (
+        _train(
+            tiny_model,
+            alpaca_file,
+            out,
+            "--max-steps",
+            "30",
+            "train.learning_rate=1e-2",
+            "train.warmup_ratio=0",
+            "--json",
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     # A random tiny model starts near uniform (ln 300 = 5.7); 30 steps reliably take off ~0.3.
     assert summary["eval_loss_after"] < summary["eval_loss_before"] - 0.15
@@ -57,9 +91,16 @@ def test_loss_falls_on_repeated_data(tiny_model, alpaca_file, tmp_path):
 
 def test_yaml_config_with_override(tiny_model, alpaca_file, tmp_path):
     config = tmp_path / "run.yaml"
-    config.write_text(yaml.safe_dump({"model": {"name": str(tiny_model)}, "data": {"path": str(alpaca_file)},
-                                      "train": {"max_steps": 5, "micro_batch_size": 2},
-                                      "output": {"dir": str(tmp_path / "run")}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"name": str(tiny_model)},
+                "data": {"path": str(alpaca_file)},
+                "train": {"max_steps": 5, "micro_batch_size": 2},
+                "output": {"dir": str(tmp_path / "run")},
+            }
+        )
+    )
     assert main(["train", str(config), "train.max_steps=2", "--no-progress"]) == 0
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 2
 
@@ -78,8 +119,20 @@ def test_finished_run_is_not_overwritten_without_flag(tiny_model, alpaca_file, t
 def test_eval_interval_and_early_stopping(tiny_model, alpaca_file, tmp_path):
     out = tmp_path / "run"
     # lr 0 -> eval loss never improves, so patience 1 stops after the second evaluation.
-    assert _train(tiny_model, alpaca_file, out, "--max-steps", "20", "train.eval_every_steps=2",
-                  "train.early_stopping_patience=1", "train.learning_rate=1e-12", "train.lr_scheduler=constant") == 0
+    assert (
+        _train(
+            tiny_model,
+            alpaca_file,
+            out,
+            "--max-steps",
+            "20",
+            "train.eval_every_steps=2",
+            "train.early_stopping_patience=1",
+            "train.learning_rate=1e-12",
+            "train.lr_scheduler=constant",
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     evals = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "eval_loss" in x]
     assert summary["steps"] < 20 and summary["stopped_early"] is True
@@ -100,7 +153,10 @@ def _bad_cases(tmp_path, alpaca_file):
         "unknown format": (["--data", str(odd)], "cannot tell the format from columns answer, question"),
         "forced format": (["--data", data, "data.format=text"], "format text needs column(s) text"),
         "empty": (["--data", str(empty)], "the dataset is empty"),
-        "unknown model": (["--data", data, "--model", "no-such-org/no-such-model"], "is not cached and HF_HUB_OFFLINE=1"),
+        "unknown model": (
+            ["--data", data, "--model", "no-such-org/no-such-model"],
+            "is not cached and HF_HUB_OFFLINE=1",
+        ),
         "missing model dir": (["--data", data, "--model", "./no/such/dir"], "model folder not found"),
         "rank": (["--data", data, "method.rank=0"], "method.rank: Input should be greater than 0"),
         "lr": (["--data", data, "train.learning_rate=0"], "train.learning_rate"),
@@ -110,9 +166,23 @@ def _bad_cases(tmp_path, alpaca_file):
     }
 
 
-@pytest.mark.parametrize("case", ["malformed", "missing file", "unknown format", "forced format", "empty",
-                                  "unknown model", "missing model dir", "rank", "lr", "seq len", "no data",
-                                  "fp16 on cpu"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "malformed",
+        "missing file",
+        "unknown format",
+        "forced format",
+        "empty",
+        "unknown model",
+        "missing model dir",
+        "rank",
+        "lr",
+        "seq len",
+        "no data",
+        "fp16 on cpu",
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_no_summary(case, tiny_model, alpaca_file, tmp_path, capsys):
     args, expected = _bad_cases(tmp_path, alpaca_file)[case]
     out = tmp_path / "run"
@@ -128,7 +198,22 @@ def test_bad_input_is_one_line_exit_2_and_no_summary(case, tiny_model, alpaca_fi
 def test_console_script_exit_code_and_no_traceback(tmp_path, tiny_model):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json}\n")
-    proc = subprocess.run([sys.executable, "-m", "thrifty", "train", "--model", str(tiny_model), "--data", str(bad),
-                           "--output", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "thrifty",
+            "train",
+            "--model",
+            str(tiny_model),
+            "--data",
+            str(bad),
+            "--output",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "bad.jsonl:1: malformed JSON" in proc.stderr

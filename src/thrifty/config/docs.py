@@ -19,7 +19,12 @@ def field_rows(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[dic
             rows.extend(field_rows(annotation, dotted + "."))
             continue
         rows.append(
-            {"field": dotted, "type": type_name(annotation), "default": info.default, "help": info.description or ""}
+            {
+                "field": dotted,
+                "type": type_name(annotation),
+                "default": info.default,
+                "help": info.description or "",
+            }
         )
     return rows
 

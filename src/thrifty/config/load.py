@@ -31,7 +31,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise UserError(f"{path}: the config must be a mapping of sections (model:, method:, data:, train:, output:)")
+        raise UserError(
+            f"{path}: the config must be a mapping of sections (model:, method:, data:, train:, output:)"
+        )
     return data
 
 
@@ -39,7 +41,9 @@ def parse_override(item: str) -> tuple[str, Any]:
     """`train.learning_rate=1e-4` -> ("train.learning_rate", 0.0001); values are parsed as YAML scalars/lists."""
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
-        raise UserError(f"override {item!r} must look like section.field=value, e.g. train.learning_rate=1e-4")
+        raise UserError(
+            f"override {item!r} must look like section.field=value, e.g. train.learning_rate=1e-4"
+        )
     try:
         parsed = yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError:

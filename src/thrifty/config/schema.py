@@ -19,9 +19,12 @@ class ModelConfig(Section):
         "smollm2-135m",
         description="Bundled model name (see `thrifty models list`), a local Hugging Face model folder, or a hub id.",
     )
-    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) when `name` is a hub id.")
+    revision: str | None = Field(
+        None, description="Hub revision (branch, tag or commit) when `name` is a hub id."
+    )
     trust_remote_code: bool = Field(
-        False, description="Run Python code shipped with the model. Off by default: only for models you trust."
+        False,
+        description="Run Python code shipped with the model. Off by default: only for models you trust.",
     )
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32",
@@ -36,15 +39,21 @@ class ModelConfig(Section):
 class MethodConfig(Section):
     name: str = Field("lora", description="Fine-tuning method (see `thrifty methods`): lora.")
     rank: int = Field(16, gt=0, description="LoRA rank r: size of the low-rank update. 8-64 is typical.")
-    alpha: float = Field(32.0, gt=0, description="LoRA alpha: the update is scaled by alpha/r (alpha/sqrt(r) with rsLoRA).")
+    alpha: float = Field(
+        32.0, gt=0, description="LoRA alpha: the update is scaled by alpha/r (alpha/sqrt(r) with rsLoRA)."
+    )
     dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input, 0 to disable.")
     target_modules: list[str] | Literal["all-linear"] = Field(
         "all-linear",
         description="Modules that get adapters: 'all-linear' (every linear layer but the output head, "
         "the QLoRA paper's advice) or a list of module names such as [q_proj, v_proj].",
     )
-    use_rslora: bool = Field(False, description="Rank-stabilised LoRA: scale by alpha/sqrt(r) so high ranks keep learning.")
-    use_dora: bool = Field(False, description="DoRA: learn a magnitude vector beside the LoRA direction update.")
+    use_rslora: bool = Field(
+        False, description="Rank-stabilised LoRA: scale by alpha/sqrt(r) so high ranks keep learning."
+    )
+    use_dora: bool = Field(
+        False, description="DoRA: learn a magnitude vector beside the LoRA direction update."
+    )
 
     @field_validator("name")
     @classmethod
@@ -74,7 +83,8 @@ class DataConfig(Section):
         "pkg:PACKAGE/FILE for a file shipped inside an installed Python package.",
     )
     eval_path: str | None = Field(
-        None, description="Held-out data in the same formats. When missing, `val_fraction` of `path` is held out."
+        None,
+        description="Held-out data in the same formats. When missing, `val_fraction` of `path` is held out.",
     )
     format: DataFormat = Field(
         "auto",
@@ -85,31 +95,41 @@ class DataConfig(Section):
     val_fraction: float = Field(
         0.1, gt=0, lt=1, description="Share of `path` held out for evaluation when no `eval_path` is given."
     )
-    max_seq_len: int = Field(512, ge=8, description="Tokens per example; longer examples are truncated and counted.")
+    max_seq_len: int = Field(
+        512, ge=8, description="Tokens per example; longer examples are truncated and counted."
+    )
     train_on_inputs: bool = Field(
         False, description="Also compute the loss on prompt tokens. Off: loss on the completion only."
     )
     system_prompt: str | None = Field(
         None, description="System message added to examples that have none (chat-template models only)."
     )
-    max_examples: int | None = Field(None, gt=0, description="Use only the first N training examples (quick runs).")
+    max_examples: int | None = Field(
+        None, gt=0, description="Use only the first N training examples (quick runs)."
+    )
 
 
 class TrainConfig(Section):
     max_steps: int | None = Field(
         None, gt=0, description="Stop after this many optimizer steps; when set it overrides `epochs`."
     )
-    epochs: float = Field(1.0, gt=0, description="Passes over the training data (when `max_steps` is not set).")
+    epochs: float = Field(
+        1.0, gt=0, description="Passes over the training data (when `max_steps` is not set)."
+    )
     micro_batch_size: int = Field(4, gt=0, description="Examples per forward pass on each device.")
     gradient_accumulation_steps: int = Field(
         1, gt=0, description="Micro-batches per optimizer step: effective batch = micro_batch_size x this."
     )
-    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate. LoRA likes ~10x the full fine-tuning rate.")
+    learning_rate: float = Field(
+        2e-4, gt=0, description="Peak learning rate. LoRA likes ~10x the full fine-tuning rate."
+    )
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field(
         "cosine", description="Learning-rate schedule after warmup."
     )
-    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of the steps spent warming the learning rate up.")
+    warmup_ratio: float = Field(
+        0.05, ge=0, lt=1, description="Share of the steps spent warming the learning rate up."
+    )
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm; 0 disables clipping.")
     optimizer: Literal["adamw_torch", "adamw_torch_fused", "sgd", "adafactor"] = Field(
         "adamw_torch", description="Optimizer (a Trainer optimizer name)."
@@ -125,10 +145,14 @@ class TrainConfig(Section):
         False, description="Batch examples of similar length together to cut padding (order is still seeded)."
     )
     eval_every_steps: int | None = Field(
-        None, gt=0, description="Evaluate every N steps; the held-out set is always evaluated before and after."
+        None,
+        gt=0,
+        description="Evaluate every N steps; the held-out set is always evaluated before and after.",
     )
     early_stopping_patience: int | None = Field(
-        None, gt=0, description="Stop when eval loss has not improved for N evaluations (needs `eval_every_steps`)."
+        None,
+        gt=0,
+        description="Stop when eval loss has not improved for N evaluations (needs `eval_every_steps`).",
     )
     logging_steps: int = Field(5, gt=0, description="Write a metrics.jsonl line every N steps.")
     seed: int = Field(42, description="Seed for initialisation, data order and the validation split.")

@@ -37,7 +37,9 @@ def load_examples(path: str, config: DataConfig) -> tuple[list[dict[str, Any]], 
 def split_examples(examples: list[Any], val_fraction: float, seed: int) -> tuple[list[Any], list[Any]]:
     """Seeded hold-out: the same data and seed always give the same split."""
     if len(examples) < 2:
-        raise UserError("need at least 2 examples to hold some out for evaluation; add data or set data.eval_path")
+        raise UserError(
+            "need at least 2 examples to hold some out for evaluation; add data or set data.eval_path"
+        )
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
     n_eval = max(1, round(len(examples) * val_fraction))
@@ -66,4 +68,6 @@ def prepare_data(config: DataConfig, tokenizer: Any, seed: int) -> PreparedData:
         )
     if not eval_rows:
         raise UserError(f"{config.eval_path or config.path}: no evaluation examples left after filtering")
-    return PreparedData(train_rows, eval_rows, eval_examples, fmt, train_stats, eval_stats, [hit_train, hit_eval])
+    return PreparedData(
+        train_rows, eval_rows, eval_examples, fmt, train_stats, eval_stats, [hit_train, hit_eval]
+    )

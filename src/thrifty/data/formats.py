@@ -15,7 +15,13 @@ FORMATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "prompt_completion": (("prompt", "completion"), ()),
     "text": (("text",), ()),
 }
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+}
 
 
 def format_help() -> str:
@@ -50,7 +56,10 @@ def to_canonical(record: dict[str, Any], fmt: str, where: str) -> dict[str, Any]
         extra = record.get("input") or ""
         if extra:
             prompt = f"{prompt}\n\n{_text(record, 'input', where)}"
-        messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": _text(record, "output", where)}]
+        messages = [
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": _text(record, "output", where)},
+        ]
         if record.get("system"):
             messages.insert(0, {"role": "system", "content": _text(record, "system", where)})
         return {"messages": messages}
@@ -77,7 +86,11 @@ def _turns(turns: Any, fmt: str, where: str) -> list[dict[str, str]]:
         else:
             role, content = None, None
         if role not in ("system", "user", "assistant") or not isinstance(content, str):
-            raise UserError(f"{where}: each message needs role (system/user/assistant) and string content, got {turn!r}"[:300])
+            raise UserError(
+                f"{where}: each message needs role (system/user/assistant) and string content, got {turn!r}"[
+                    :300
+                ]
+            )
         out.append({"role": role, "content": content})
     if not any(t["role"] == "assistant" for t in out):
         raise UserError(f"{where}: conversation has no assistant message to learn from")

@@ -44,7 +44,9 @@ def _read_jsonl(file: Path) -> list[dict[str, Any]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise UserError(f"{file}:{lineno}: malformed JSON ({exc.msg}); each line must be one JSON object") from None
+                raise UserError(
+                    f"{file}:{lineno}: malformed JSON ({exc.msg}); each line must be one JSON object"
+                ) from None
             if not isinstance(record, dict):
                 raise UserError(f"{file}:{lineno}: expected a JSON object, got {type(record).__name__}")
             records.append(record)
@@ -59,7 +61,7 @@ def _read_json(file: Path) -> list[dict[str, Any]]:
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise UserError(f"{file}: expected a JSON list of objects (or {{\"data\": [...]}})")
+        raise UserError(f'{file}: expected a JSON list of objects (or {{"data": [...]}})')
     return data
 
 
@@ -83,7 +85,9 @@ def _read_saved_dataset(folder: Path, split: str) -> list[dict[str, Any]]:
     try:
         data = load_from_disk(str(folder))
     except FileNotFoundError:
-        raise UserError(f"{folder}: not a folder saved with datasets' save_to_disk; use {SUPPORTED}") from None
+        raise UserError(
+            f"{folder}: not a folder saved with datasets' save_to_disk; use {SUPPORTED}"
+        ) from None
     if isinstance(data, DatasetDict):
         if split not in data:
             raise UserError(f"{folder}: no split {split!r}; set data.split to one of {', '.join(data)}")

@@ -37,7 +37,11 @@ def render_with_spans(messages: Messages, tokenizer: Any) -> tuple[str, list[tup
     for i, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        before = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True) if i else ""
+        before = (
+            tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True)
+            if i
+            else ""
+        )
         through = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
         if full.startswith(through) and through.startswith(before):
             spans.append((len(before), len(through)))

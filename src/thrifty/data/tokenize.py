@@ -27,8 +27,13 @@ class EncodeStats:
             setattr(self, field, getattr(self, field) + getattr(other, field))
 
 
-def encode_example(example: dict[str, Any], tokenizer: Any, max_seq_len: int, train_on_inputs: bool,
-                   system_prompt: str | None = None) -> tuple[dict[str, list[int]], bool]:
+def encode_example(
+    example: dict[str, Any],
+    tokenizer: Any,
+    max_seq_len: int,
+    train_on_inputs: bool,
+    system_prompt: str | None = None,
+) -> tuple[dict[str, list[int]], bool]:
     """One canonical example -> ({input_ids, labels}, truncated?)."""
     if "text" in example:
         text, spans, special = example["text"] + (tokenizer.eos_token or ""), None, True
@@ -36,21 +41,27 @@ def encode_example(example: dict[str, Any], tokenizer: Any, max_seq_len: int, tr
         text, spans = render_with_spans(with_system(example["messages"], system_prompt), tokenizer)
         special = not tokenizer.chat_template  # chat templates already contain their BOS
     if not getattr(tokenizer, "is_fast", False):
-        raise UserError("this model has only a slow (Python) tokenizer; thrifty needs a fast tokenizer for label masks")
+        raise UserError(
+            "this model has only a slow (Python) tokenizer; thrifty needs a fast tokenizer for label masks"
+        )
     enc = tokenizer(text, add_special_tokens=special, return_offsets_mapping=True)
     ids = enc["input_ids"]
     if spans is None or train_on_inputs:
         labels = list(ids)
     else:
-        labels = [tok if any(s <= start < e for s, e in spans) else IGNORE_INDEX
-                  for tok, (start, _end) in zip(ids, enc["offset_mapping"], strict=True)]
+        labels = [
+            tok if any(s <= start < e for s, e in spans) else IGNORE_INDEX
+            for tok, (start, _end) in zip(ids, enc["offset_mapping"], strict=True)
+        ]
     truncated = len(ids) > max_seq_len
     return {"input_ids": ids[:max_seq_len], "labels": labels[:max_seq_len]}, truncated
 
 
 def template_overhead(tokenizer: Any, system_prompt: str | None) -> int:
     """Tokens the template takes around an empty question and answer."""
-    messages = with_system([{"role": "user", "content": ""}, {"role": "assistant", "content": ""}], system_prompt)
+    messages = with_system(
+        [{"role": "user", "content": ""}, {"role": "assistant", "content": ""}], system_prompt
+    )
     text, _ = render_with_spans(messages, tokenizer)
     return len(tokenizer(text, add_special_tokens=not tokenizer.chat_template)["input_ids"])
 
@@ -64,8 +75,13 @@ def check_max_seq_len(tokenizer: Any, max_seq_len: int, system_prompt: str | Non
         )
 
 
-def encode_all(examples: list[dict[str, Any]], tokenizer: Any, max_seq_len: int, train_on_inputs: bool,
-               system_prompt: str | None) -> tuple[list[dict[str, list[int]]], EncodeStats]:
+def encode_all(
+    examples: list[dict[str, Any]],
+    tokenizer: Any,
+    max_seq_len: int,
+    train_on_inputs: bool,
+    system_prompt: str | None,
+) -> tuple[list[dict[str, list[int]]], EncodeStats]:
     rows, stats = [], EncodeStats()
     for example in examples:
         row, truncated = encode_example(example, tokenizer, max_seq_len, train_on_inputs, system_prompt)
@@ -81,12 +97,25 @@ def encode_all(examples: list[dict[str, Any]], tokenizer: Any, max_seq_len: int,
     return rows, stats
 
 
-def cache_key(examples: list[dict[str, Any]], tokenizer: Any, max_seq_len: int, train_on_inputs: bool,
-              system_prompt: str | None) -> str:
+def cache_key(
+    examples: list[dict[str, Any]],
+    tokenizer: Any,
+    max_seq_len: int,
+    train_on_inputs: bool,
+    system_prompt: str | None,
+) -> str:
     """Same data, tokenizer, template and length -> same key (sha256)."""
     digest = hashlib.sha256()
-    settings = [CACHE_VERSION, max_seq_len, train_on_inputs, system_prompt, tokenizer.chat_template,
-                tokenizer.eos_token, tokenizer.bos_token, type(tokenizer).__name__]
+    settings = [
+        CACHE_VERSION,
+        max_seq_len,
+        train_on_inputs,
+        system_prompt,
+        tokenizer.chat_template,
+        tokenizer.eos_token,
+        tokenizer.bos_token,
+        type(tokenizer).__name__,
+    ]
     digest.update(json.dumps(settings).encode())
     backend = getattr(tokenizer, "backend_tokenizer", None)
     digest.update((backend.to_str() if backend is not None else repr(tokenizer.get_vocab())).encode())
@@ -94,8 +123,13 @@ def cache_key(examples: list[dict[str, Any]], tokenizer: Any, max_seq_len: int, 
     return digest.hexdigest()[:32]
 
 
-def encode_cached(examples: list[dict[str, Any]], tokenizer: Any, max_seq_len: int, train_on_inputs: bool,
-                  system_prompt: str | None) -> tuple[list[dict[str, list[int]]], EncodeStats, bool]:
+def encode_cached(
+    examples: list[dict[str, Any]],
+    tokenizer: Any,
+    max_seq_len: int,
+    train_on_inputs: bool,
+    system_prompt: str | None,
+) -> tuple[list[dict[str, list[int]]], EncodeStats, bool]:
     """encode_all through the on-disk cache. Returns (rows, stats, cache_hit)."""
     key = cache_key(examples, tokenizer, max_seq_len, train_on_inputs, system_prompt)
     folder = tokenized_cache_dir() / key

@@ -44,23 +44,31 @@ def load_for_generation(model_name: str, adapter: str | None = None, trust_remot
 
 def generate(model: Any, tokenizer: Any, prompts: list[str], options: GenerationOptions) -> list[str]:
     """Answers to each user prompt (left-padded batch), without the prompt text."""
-    texts = [render_prompt(with_system([{"role": "user", "content": p}], options.system_prompt), tokenizer)
-             for p in prompts]
+    texts = [
+        render_prompt(with_system([{"role": "user", "content": p}], options.system_prompt), tokenizer)
+        for p in prompts
+    ]
     return generate_from_text(model, tokenizer, texts, options)
 
 
 def generate_from_text(model: Any, tokenizer: Any, texts: list[str], options: GenerationOptions) -> list[str]:
     tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
-    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not tokenizer.chat_template)
+    batch = tokenizer(
+        texts, return_tensors="pt", padding=True, add_special_tokens=not tokenizer.chat_template
+    )
     batch = {k: v.to(model.device) for k, v in batch.items()}
-    kwargs: dict[str, Any] = {"max_new_tokens": options.max_new_tokens, "do_sample": options.do_sample,
-                              "repetition_penalty": options.repetition_penalty,
-                              "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": options.max_new_tokens,
+        "do_sample": options.do_sample,
+        "repetition_penalty": options.repetition_penalty,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
     if options.do_sample:
         kwargs.update(temperature=options.temperature, top_p=options.top_p, top_k=options.top_k)
     else:
         kwargs.update(temperature=None, top_p=None, top_k=None)
     with torch.inference_mode():
         out = model.generate(**batch, **kwargs)
-    new_tokens = out[:, batch["input_ids"].shape[1]:]
+    new_tokens = out[:, batch["input_ids"].shape[1] :]
     return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]

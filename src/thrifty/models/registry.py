@@ -30,7 +30,9 @@ def resolve_model(name: str) -> str:
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise UserError(f"model folder {path} has no config.json; point --model at a Hugging Face model folder")
+            raise UserError(
+                f"model folder {path} has no config.json; point --model at a Hugging Face model folder"
+            )
         return str(path)
     if name.startswith((".", "/", "~")) or path.suffix or name.count("/") > 1:
         raise UserError(f"model folder not found: {name}")

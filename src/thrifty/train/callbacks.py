@@ -27,9 +27,13 @@ class MetricsCallback(TrainerCallback):
         record: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
         if "loss" in logs:
             elapsed = max(now - self._last_time, 1e-9)
-            record.update(loss=logs["loss"], learning_rate=logs.get("learning_rate"),
-                          grad_norm=logs.get("grad_norm"), tokens_seen=tokens,
-                          tokens_per_second=round((tokens - self._last_tokens) / elapsed, 2))
+            record.update(
+                loss=logs["loss"],
+                learning_rate=logs.get("learning_rate"),
+                grad_norm=logs.get("grad_norm"),
+                tokens_seen=tokens,
+                tokens_per_second=round((tokens - self._last_tokens) / elapsed, 2),
+            )
             self._last_time, self._last_tokens = now, tokens
         if "eval_loss" in logs:
             record["eval_loss"] = logs["eval_loss"]

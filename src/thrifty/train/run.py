@@ -4,7 +4,7 @@ import math
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,9 @@ def default_run_dir(config: RunConfig) -> Path:
 def check_run_dir(run_dir: Path, overwrite: bool) -> None:
     """A finished run is never overwritten by accident."""
     if (run_dir / SUMMARY).exists() and not overwrite:
-        raise UserError(f"{run_dir} already holds a finished run; choose another --output or pass --overwrite")
+        raise UserError(
+            f"{run_dir} already holds a finished run; choose another --output or pass --overwrite"
+        )
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"output {run_dir} exists and is not a directory")
 
@@ -61,7 +63,7 @@ def train(config: RunConfig, progress: bool = True) -> RunResult:
     write_resolved(config, run_dir / "config.yaml")
 
     trainer, metrics = build_trainer(model, tokenizer, data, config, precision, run_dir, progress)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     before = trainer.evaluate()["eval_loss"]
     t0 = time.perf_counter()
     output = trainer.train()
@@ -69,7 +71,9 @@ def train(config: RunConfig, progress: bool = True) -> RunResult:
     after = trainer.evaluate()["eval_loss"]
 
     save_outputs(trainer.model, tokenizer, run_dir)
-    summary = build_summary(config, model_path, trainer, data, precision, before, after, train_seconds, started)
+    summary = build_summary(
+        config, model_path, trainer, data, precision, before, after, train_seconds, started
+    )
     summary["train_loss"] = output.training_loss
     summary["metrics_logged"] = len(metrics.history)
     write_json_atomic(run_dir / SUMMARY, summary)
@@ -87,10 +91,12 @@ def build_model(base: Any, config: RunConfig) -> Any:
     return apply_method(base, config.method)
 
 
-def build_trainer(model, tokenizer, data: PreparedData, config: RunConfig, precision: str, run_dir: Path,
-                  progress: bool):
+def build_trainer(
+    model, tokenizer, data: PreparedData, config: RunConfig, precision: str, run_dir: Path, progress: bool
+):
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback as HFProgress
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_callback import ProgressCallback as HFProgress
 
     from thrifty.data.collate import PadCollator
     from thrifty.train.callbacks import MetricsCallback, ProgressCallback
@@ -134,8 +140,14 @@ def build_trainer(model, tokenizer, data: PreparedData, config: RunConfig, preci
     callbacks = [metrics] + ([ProgressCallback()] if progress else [])
     if t.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
-    trainer = Trainer(model=model, args=args, train_dataset=data.train, eval_dataset=data.eval,
-                      data_collator=PadCollator(tokenizer.pad_token_id), callbacks=callbacks)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.eval,
+        data_collator=PadCollator(tokenizer.pad_token_id),
+        callbacks=callbacks,
+    )
     trainer.remove_callback(PrinterCallback)  # it prints raw dicts; metrics.jsonl and our bar replace it
     trainer.remove_callback(HFProgress)
     return trainer, metrics
@@ -152,8 +164,17 @@ def save_outputs(model, tokenizer, run_dir: Path) -> None:
     shutil.rmtree(run_dir / "trainer", ignore_errors=True)
 
 
-def build_summary(config: RunConfig, model_path: str, trainer, data: PreparedData, precision: str,
-                  before: float, after: float, train_seconds: float, started: datetime) -> dict[str, Any]:
+def build_summary(
+    config: RunConfig,
+    model_path: str,
+    trainer,
+    data: PreparedData,
+    precision: str,
+    before: float,
+    after: float,
+    train_seconds: float,
+    started: datetime,
+) -> dict[str, Any]:
     import torch
     import transformers
 
@@ -187,9 +208,12 @@ def build_summary(config: RunConfig, model_path: str, trainer, data: PreparedDat
         "precision": precision,
         "device": device_name(),
         "started_at": started.isoformat(),
-        "finished_at": datetime.now(timezone.utc).isoformat(),
-        "versions": {"thrifty": thrifty.__version__, "torch": torch.__version__,
-                     "transformers": transformers.__version__},
+        "finished_at": datetime.now(UTC).isoformat(),
+        "versions": {
+            "thrifty": thrifty.__version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+        },
     }
 
 
