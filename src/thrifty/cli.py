@@ -35,7 +35,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     _quiet()
     from thrifty.train.run import train
 
-    result = train(config, progress=not args.no_progress)
+    result = train(config, progress=not args.no_progress, plan_only=args.plan_only)
+    if args.plan_only:
+        from thrifty.plan.report import print_plan
+
+        print(json.dumps(result.summary["plan"], indent=2, default=str)) if args.json else print_plan(
+            result.summary["plan"]
+        )
+        return 0
     if args.json:
         print(json.dumps(result.summary, indent=2, default=str))
     else:
@@ -71,6 +78,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for prompt, answer in zip(args.prompt, generate(model, tokenizer, args.prompt, options), strict=True):
         print(json.dumps({"prompt": prompt, "answer": answer}) if args.json else answer)
     return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    _quiet()
+    from thrifty.plan.cli import run_plan
+
+    return run_plan(args)
 
 
 def cmd_models_pull(args: argparse.Namespace) -> int:
@@ -142,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, (field, text) in TRAIN_FLAGS.items():
         train.add_argument("--" + flag.replace("_", "-"), dest=flag, help=f"{text} (= {field})")
     train.add_argument("--overwrite", action="store_true", help="Replace a finished run in --output.")
+    train.add_argument("--plan-only", action="store_true", help="Print the plan for this run and exit.")
     train.add_argument("--no-progress", action="store_true", help="No progress bar (for logs).")
     train.add_argument("--json", action="store_true", help="Print summary.json instead of a table.")
     train.set_defaults(func=cmd_train)
@@ -160,6 +175,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--trust-remote-code", action="store_true", help="Allow code shipped with the model.")
     gen.add_argument("--json", action="store_true", help="One JSON line per prompt.")
     gen.set_defaults(func=cmd_generate)
+
+    plan = verbs.add_parser(
+        "plan",
+        help="Parameters, peak memory, time and dollars before training.",
+        description="Predict trainable parameters, peak memory, FLOPs, time and cost for "
+        "each GPU and provider; --gpu finds settings that fit.",
+    )
+    from thrifty.plan.cli import add_plan_arguments
+
+    add_plan_arguments(plan)
+    plan.set_defaults(func=cmd_plan)
 
     models = verbs.add_parser("models", help="Bundled models: pull and list.")
     models_verbs = models.add_subparsers(dest="models_verb", required=True, metavar="ACTION")

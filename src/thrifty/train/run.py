@@ -2,6 +2,7 @@
 
 import math
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,18 +44,28 @@ def check_run_dir(run_dir: Path, overwrite: bool) -> None:
         raise UserError(f"output {run_dir} exists and is not a directory")
 
 
-def train(config: RunConfig, progress: bool = True) -> RunResult:
-    """Fine-tune `config.model` with `config.method` on `config.data`; returns the run and the trained model."""
+def train(config: RunConfig, progress: bool = True, plan_only: bool = False) -> RunResult:
+    """Fine-tune `config.model` with `config.method` on `config.data`; returns the run and the trained model.
+
+    plan_only: stop after printing the plan (nothing is written).
+    """
     from thrifty.models.load import load_model, load_tokenizer
     from thrifty.models.registry import resolve_model
+    from thrifty.plan.for_run import one_line, plan_for_run
 
     run_dir = Path(config.output.dir) if config.output.dir else default_run_dir(config)
-    check_run_dir(run_dir, config.output.overwrite)
+    if not plan_only:
+        check_run_dir(run_dir, config.output.overwrite)
     precision = resolve_precision(config.train.precision)
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
     data = prepare_data(config.data, tokenizer, config.train.seed)
     report_data(data, config)
+    plan = plan_for_run(config, model_path, data, precision, device_name())
+    print(one_line(plan), file=sys.stderr)
+    if plan_only:
+        return RunResult(run_dir, {"plan": plan}, None, tokenizer, data)
+    rss_before = peak_memory_bytes()
     model = build_model(load_model(model_path, config.model), config)
 
     if config.output.overwrite and run_dir.exists():
@@ -76,22 +87,45 @@ def train(config: RunConfig, progress: bool = True) -> RunResult:
         config, model_path, trainer, data, precision, before, after, train_seconds, started
     )
     summary["train_loss"] = output.training_loss
+    summary.update(planned_vs_measured(plan, summary, rss_before))
     summary["metrics_logged"] = len(metrics.history)
     write_json_atomic(run_dir / SUMMARY, summary)
     return RunResult(run_dir, summary, trainer.model, tokenizer, data)
 
 
+def planned_vs_measured(plan: dict[str, Any], summary: dict[str, Any], rss_before: int) -> dict[str, Any]:
+    """The planner's prediction beside the measurement, so its error is visible on every run."""
+    from thrifty.plan.compute import cpu_peak_flops
+
+    out = {
+        "predicted_peak_memory_bytes": plan["peak_memory_bytes"],
+        "predicted_seconds": plan["predicted_seconds"],
+        "predicted_flops": plan["flops"],
+        "plan_mfu": plan["mfu"],
+    }
+    if summary["device"] == "cpu":
+        # RSS includes the interpreter and libraries; the plan predicts what training adds to it.
+        out["peak_memory_growth_bytes"] = summary["peak_memory_bytes"] - rss_before
+        flops_done = plan["flops"] * summary["train_tokens"] / max(plan["tokens"], 1)
+        out["achieved_mfu"] = flops_done / (summary["wall_seconds"] * cpu_peak_flops(summary["precision"]))
+    return out
+
+
 def report_data(data: PreparedData, config: RunConfig) -> None:
     """One stderr line per thing the user should know about their data before paying for training."""
-    import sys
-
     stats = data.train_stats
-    print(f"data: {len(data.train)} train / {len(data.eval)} eval examples ({data.format}), "
-          f"{stats.tokens:,} train tokens, {stats.label_tokens:,} learned", file=sys.stderr)
+    print(
+        f"data: {len(data.train)} train / {len(data.eval)} eval examples ({data.format}), "
+        f"{stats.tokens:,} train tokens, {stats.label_tokens:,} learned",
+        file=sys.stderr,
+    )
     truncated = stats.truncated + data.eval_stats.truncated
     if truncated:
-        print(f"note: {truncated} examples were longer than data.max_seq_len={config.data.max_seq_len} and were "
-              f"truncated ({stats.dropped + data.eval_stats.dropped} dropped: nothing left to learn)", file=sys.stderr)
+        print(
+            f"note: {truncated} examples were longer than data.max_seq_len={config.data.max_seq_len} and were "
+            f"truncated ({stats.dropped + data.eval_stats.dropped} dropped: nothing left to learn)",
+            file=sys.stderr,
+        )
 
 
 def build_model(base: Any, config: RunConfig) -> Any:

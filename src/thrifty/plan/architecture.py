@@ -1,0 +1,190 @@
+"""Build a model on the meta device (no weights, no download) and measure it exactly.
+
+Parameters are counted on the real module tree that transformers + peft build, not by formula.
+Activation memory is measured the same way: a forward pass on meta tensors under
+`saved_tensors_hooks` records every tensor autograd keeps for the backward pass (shapes and
+dtypes only; nothing is computed or allocated).
+"""
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from thrifty.errors import UserError
+from thrifty.plan.spec import METHODS, MethodSpec  # noqa: F401  (re-exported)
+
+
+@dataclass
+class ParamCounts:
+    total: int  # base + added parameters, each counted once (tied embeddings once)
+    trainable: int
+    base: int  # parameters of the unmodified model
+    quantizable: int  # base parameters inside decoder nn.Linear layers (what 4/8-bit loading quantizes)
+
+
+def resolve_config(model: str):
+    """A transformers config from the planner catalog, a local folder, or the hub cache."""
+    from transformers import AutoConfig
+
+    from thrifty.plan.catalog import find_model
+
+    path = Path(model).expanduser()
+    if path.is_dir() and (path / "config.json").is_file():
+        return AutoConfig.from_pretrained(path)
+    entry = find_model(model, required=False)
+    if entry is not None:
+        fields = dict(entry["config"])
+        return AutoConfig.for_model(fields.pop("model_type"), **fields)
+    from thrifty.models.registry import bundled_models, cached_path, is_cached
+
+    if model in bundled_models() and is_cached(model):
+        return AutoConfig.from_pretrained(cached_path(model))
+    try:
+        return AutoConfig.from_pretrained(model)
+    except (OSError, ValueError):
+        find_model(model, required=True)  # raises with the closest catalog names
+        raise
+
+
+def build_meta_model(config, method: MethodSpec, dtype: torch.dtype = torch.float32):
+    """The model as it would train, on the meta device."""
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    return apply_method(model, method)
+
+
+def apply_method(model, method: MethodSpec):
+    if method.name == "full":
+        return model
+    if method.name == "freeze":
+        return _freeze_all_but_last(model, method.trainable_layers)
+    from peft import get_peft_model
+
+    try:
+        return get_peft_model(model, peft_config(method))
+    except ValueError as exc:
+        linear = sorted(
+            {n.split(".")[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+        )
+        raise UserError(
+            f"--targets {method.targets}: {str(exc).splitlines()[0]}; this model has: {', '.join(linear)}"
+        ) from None
+
+
+def peft_config(method: MethodSpec):
+    from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptTuningConfig
+
+    if method.name in ("lora", "dora", "rslora", "qlora", "lora8bit"):
+        return LoraConfig(
+            r=method.rank,
+            lora_alpha=method.alpha,
+            lora_dropout=method.dropout,
+            target_modules=method.targets,
+            use_dora=method.name == "dora",
+            use_rslora=method.name == "rslora",
+            task_type="CAUSAL_LM",
+        )
+    if method.name == "ia3":
+        return IA3Config(task_type="CAUSAL_LM")
+    if method.name == "prefix":
+        return PrefixTuningConfig(num_virtual_tokens=method.virtual_tokens, task_type="CAUSAL_LM")
+    return PromptTuningConfig(num_virtual_tokens=method.virtual_tokens, task_type="CAUSAL_LM")
+
+
+def _freeze_all_but_last(model, n_layers: int):
+    layers = _decoder_layers(model)
+    keep = {id(p) for layer in layers[-n_layers:] for p in layer.parameters()}
+    for param in model.parameters():
+        param.requires_grad = id(param) in keep
+    return model
+
+
+def _decoder_layers(model) -> list[Any]:
+    for module in model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) > 0:
+            return list(module)
+    raise UserError("method freeze: cannot find the model's decoder layers")
+
+
+def count_params(base_config, method: MethodSpec) -> ParamCounts:
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        base = AutoModelForCausalLM.from_config(base_config)
+    base_total = _unique_numel(base.parameters())
+    head = base.get_output_embeddings()
+    quantizable = sum(
+        m.weight.numel() for m in base.modules() if isinstance(m, torch.nn.Linear) and m is not head
+    )
+    model = apply_method(base, method)
+    if hasattr(model, "get_nb_trainable_parameters"):  # peft: includes virtual-token embeddings
+        trainable, total = model.get_nb_trainable_parameters()
+    else:
+        params = list({id(p): p for p in model.parameters()}.values())
+        total, trainable = sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+    return ParamCounts(
+        total=int(total), trainable=int(trainable), base=int(base_total), quantizable=int(quantizable)
+    )
+
+
+def _unique_numel(params) -> int:
+    return sum(p.numel() for p in {id(p): p for p in params}.values())
+
+
+class _FlashLikeAttention(torch.autograd.Function):
+    """Stands in for a fused (flash) attention kernel on meta tensors: saves what flash saves for
+    backward (q, k, v, output and fp32 log-sum-exp per row), never the seq x seq score matrix."""
+
+    @staticmethod
+    def forward(ctx, query, key, value):
+        out = torch.empty_like(query)
+        lse = torch.empty(query.shape[:-1], dtype=torch.float32, device=query.device)
+        ctx.save_for_backward(query, key, value, out, lse)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # never run: planning only measures the forward pass
+        raise NotImplementedError
+
+
+def _flash_like_attention(module, query, key, value, attention_mask, **kwargs):
+    out = _FlashLikeAttention.apply(query, key, value)
+    return out.transpose(1, 2).contiguous(), None
+
+
+def _register_flash_like() -> str:
+    from transformers import AttentionInterface
+
+    AttentionInterface.register("thrifty_fused_meta", _flash_like_attention)
+    return "thrifty_fused_meta"
+
+
+def saved_activation_bytes(
+    base_config, method: MethodSpec, batch: int, seq_len: int, dtype: torch.dtype, attention: str = "sdpa"
+) -> int:
+    """Bytes autograd saves for backward in one forward pass with labels (logits and loss included).
+
+    attention: "flash" (fused kernel, no seq^2 scores: GPUs), "sdpa" or "eager" (as PyTorch runs them).
+    """
+    config = copy.deepcopy(base_config)
+    config._attn_implementation = _register_flash_like() if attention == "flash" else attention
+    model = build_meta_model(config, method, dtype)
+    model.train()
+    param_ids = {id(p) for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(tensor):
+        base = tensor._base if tensor._base is not None else tensor  # a view shares its base's memory
+        if id(base) not in param_ids:
+            saved[id(base)] = base.numel() * base.element_size()
+        return tensor
+
+    ids = torch.zeros(batch, seq_len, dtype=torch.long, device="meta")
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(input_ids=ids, labels=ids)
+    return int(sum(saved.values()))

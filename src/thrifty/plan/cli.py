@@ -1,0 +1,124 @@
+"""Arguments and output of `thrifty plan` (the verb itself is one line in thrifty.cli)."""
+
+import argparse
+import json
+
+from thrifty.plan.spec import METHODS, MethodSpec
+
+
+def add_plan_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="Catalog name (e.g. llama-3.1-8b), hub id, bundled name or local folder.")
+    p.add_argument("--method", default="lora", choices=METHODS, help="Fine-tuning method.")
+    p.add_argument("--rank", type=int, default=16, help="LoRA rank.")
+    p.add_argument("--alpha", type=float, default=32.0, help="LoRA alpha.")
+    p.add_argument(
+        "--targets", default="all-linear", help="LoRA target modules: all-linear or q_proj,v_proj,..."
+    )
+    p.add_argument("--virtual-tokens", type=int, default=20, help="Prefix/prompt tuning virtual tokens.")
+    p.add_argument("--trainable-layers", type=int, default=2, help="freeze: train the last N layers.")
+    p.add_argument("--seq-len", type=int, default=512, help="Tokens per sequence.")
+    p.add_argument("--batch-size", type=int, default=4, help="Micro-batch per GPU (sequences per forward).")
+    p.add_argument("--grad-accum", type=int, default=1, help="Gradient accumulation steps.")
+    p.add_argument("--tokens", default="10M", help="Training tokens in all (epochs x dataset): 20M, 1.5B ...")
+    p.add_argument("--precision", default="bf16", choices=["bf16", "fp16", "fp32"], help="Compute precision.")
+    p.add_argument("--gradient-checkpointing", action="store_true", help="Recompute activations in backward.")
+    p.add_argument(
+        "--optimizer",
+        default="adamw",
+        choices=["adamw", "adamw8bit", "paged_adamw8bit", "sgd"],
+        help="Optimizer (sets bytes of state per trainable parameter).",
+    )
+    p.add_argument(
+        "--attention",
+        default="flash",
+        choices=["flash", "sdpa", "eager"],
+        help="Attention kernel on GPUs: flash/fused (no seq^2 scores), sdpa or eager.",
+    )
+    p.add_argument("--gpu", help="Fit settings to this GPU (e.g. rtx4090, a100-80gb).")
+    p.add_argument("--gpus", type=int, default=1, help="GPUs for distributed training.")
+    p.add_argument(
+        "--strategy",
+        default="ddp",
+        choices=["ddp", "fsdp", "zero2", "zero3"],
+        help="How states are split across --gpus.",
+    )
+    p.add_argument("--cpu", action="store_true", help="Plan for training on this machine's CPU.")
+    p.add_argument("--prices", help="Your own price YAML (extends/overrides the bundled one).")
+    p.add_argument("--runs", default="runs", help="Folder of past runs used to calibrate MFU.")
+    p.add_argument("--own", help="Break-even of buying this GPU against the cheapest cloud option.")
+    p.add_argument(
+        "--roi",
+        nargs=2,
+        type=float,
+        metavar=("IMPROVEMENT_PCT", "MONTHLY_VALUE_USD"),
+        help="Return on the cheapest option: expected improvement %% and the task's monthly value.",
+    )
+    p.add_argument("--calibration", action="store_true", help="Show predicted vs measured over past runs.")
+    p.add_argument("--top", type=int, default=12, help="Rows of the options table.")
+    p.add_argument("--json", action="store_true", help="One JSON object instead of tables.")
+
+
+def request_from_args(args: argparse.Namespace):
+    from thrifty.plan.planner import PlanRequest, parse_tokens
+
+    targets = args.targets if args.targets == "all-linear" else [t for t in args.targets.split(",") if t]
+    method = MethodSpec(
+        name=args.method,
+        rank=args.rank,
+        alpha=args.alpha,
+        targets=targets,
+        virtual_tokens=args.virtual_tokens,
+        trainable_layers=args.trainable_layers,
+    )
+    return PlanRequest(
+        model=args.model,
+        method=method,
+        seq_len=args.seq_len,
+        micro_batch=args.batch_size,
+        grad_accum=args.grad_accum,
+        tokens=parse_tokens(args.tokens),
+        precision=args.precision,
+        gradient_checkpointing=args.gradient_checkpointing,
+        optimizer=args.optimizer,
+        gpu=args.gpu,
+        gpus=args.gpus,
+        strategy=args.strategy,
+        device="cpu" if args.cpu else "cuda",
+        attention=args.attention,
+        runs_dir=args.runs,
+        price_file=args.prices,
+    )
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from thrifty.errors import UserError
+    from thrifty.plan import report
+
+    if args.calibration:
+        from thrifty.plan.calibration import calibration_rows
+
+        rows = calibration_rows(args.runs)
+        print(json.dumps(rows, indent=2)) if args.json else report.print_calibration(rows)
+        return 0
+    if not args.model:
+        raise UserError("--model is required (a catalog name such as llama-3.1-8b, a hub id or a folder)")
+    from thrifty.plan.planner import make_plan
+
+    plan = make_plan(request_from_args(args))
+    _add_extras(plan, args)
+    if args.json:
+        print(json.dumps(plan, indent=2, default=str))
+    else:
+        report.print_plan(plan, args.top)
+    return 0
+
+
+def _add_extras(plan: dict, args: argparse.Namespace) -> None:
+    from thrifty.plan import cost
+    from thrifty.plan.catalog import find_gpu
+
+    cheapest = next((o for o in plan["options"] if o.get("cheapest")), None)
+    if args.own and cheapest:
+        plan["owned"] = cost.owned_break_even(find_gpu(args.own)["key"], cheapest["usd_per_hour"])
+    if args.roi and cheapest:
+        plan["roi"] = cost.roi(cheapest["usd"], args.roi[0], args.roi[1])

@@ -1,0 +1,102 @@
+"""Training FLOPs and time, with a model-FLOPs-utilisation (MFU) calibrated from past runs."""
+
+import json
+import statistics
+import time
+from functools import cache
+from pathlib import Path
+
+import torch
+
+from thrifty.paths import thrifty_home
+
+# Share of peak dense FLOP/s that training reaches, before any run of the user's calibrates it.
+# Typical published figures: full fine-tuning 35-50% MFU on A100/H100 (Megatron, torchtune), LoRA
+# lower because small adapter matmuls and the frozen base waste cycles, QLoRA lower again (dequantize).
+DEFAULT_MFU = {
+    "full": 0.40,
+    "freeze": 0.35,
+    "lora": 0.30,
+    "dora": 0.20,
+    "rslora": 0.30,
+    "qlora": 0.20,
+    "lora8bit": 0.15,
+    "ia3": 0.30,
+    "prefix": 0.30,
+    "prompt": 0.30,
+}
+DEFAULT_CPU_MFU = 0.15
+
+
+def train_flops(
+    config,
+    base_params: int,
+    trainable: int,
+    method: str,
+    tokens: int,
+    seq_len: int,
+    gradient_checkpointing: bool,
+) -> float:
+    """FLOPs to train on `tokens`: 2N forward + 2N input-gradients + 2N weight-gradients (full) per token.
+
+    With a frozen base the weight-gradient term only covers trainable parameters (LoRA paper).
+    Attention adds 12*L*H*Q*T per token for forward + backward (nanoGPT's estimate_mfu).
+    Gradient checkpointing re-runs the forward: +2N per token.
+    """
+    n = base_params
+    weight_grads = 2 * n if method == "full" else 2 * trainable
+    per_token = 2 * n + 2 * n + weight_grads
+    heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    per_token += 12 * config.num_hidden_layers * heads * head_dim * seq_len / 2  # causal: half the matrix
+    if gradient_checkpointing:
+        per_token += 2 * n
+    return float(per_token * tokens)
+
+
+@cache
+def cpu_peak_flops(precision: str = "fp32") -> float:
+    """This CPU's measured matmul peak (FLOP/s), cached on disk: a 1024^3 GEMM timed a few times."""
+    cache_file = thrifty_home() / "cpu_peak.json"
+    stored = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
+    key = f"{precision}-{torch.get_num_threads()}"
+    if key not in stored:
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        a, b = torch.randn(1024, 1024, dtype=dtype), torch.randn(1024, 1024, dtype=dtype)
+        a @ b  # warm-up
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - start)
+        stored[key] = 2 * 1024**3 / best
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps(stored))
+    return stored[key]
+
+
+def calibrated_mfu(method: str, device: str, runs_dir: str | Path = "runs") -> tuple[float, str]:
+    """Median MFU of the user's own finished runs of `method` on `device`, else the default."""
+    measured = [
+        r["achieved_mfu"]
+        for r in past_runs(runs_dir)
+        if r.get("method") == method and r.get("device") == device and r.get("achieved_mfu")
+    ]
+    if measured:
+        return statistics.median(measured), f"median of {len(measured)} past run(s)"
+    default = DEFAULT_CPU_MFU if device == "cpu" else DEFAULT_MFU.get(method, 0.3)
+    return default, "default"
+
+
+def past_runs(runs_dir: str | Path = "runs") -> list[dict]:
+    """summary.json of every finished run under `runs_dir` (one level deep)."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    out = []
+    for path in sorted(root.glob("*/summary.json")):
+        try:
+            out.append({"run": str(path.parent), **json.loads(path.read_text())})
+        except (OSError, json.JSONDecodeError):
+            continue
+    return out

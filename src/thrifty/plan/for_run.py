@@ -1,0 +1,70 @@
+"""The plan for a configured `thrifty train` run, printed before training and kept in its summary."""
+
+import math
+from typing import Any
+
+from thrifty.plan.spec import MethodSpec
+
+
+def method_spec(method_config) -> MethodSpec:
+    name = method_config.name
+    if name == "lora" and method_config.use_dora:
+        name = "dora"
+    elif name == "lora" and method_config.use_rslora:
+        name = "rslora"
+    return MethodSpec(
+        name=name,
+        rank=method_config.rank,
+        alpha=method_config.alpha,
+        targets=method_config.target_modules,
+        dropout=method_config.dropout,
+    )
+
+
+def plan_for_run(config, model_path: str, data, precision: str, device: str) -> dict[str, Any]:
+    """Plan with this run's real numbers: longest batch length, planned tokens, this device."""
+    from thrifty.plan.planner import PlanRequest, make_plan
+
+    t = config.train
+    lengths = [len(row["input_ids"]) for row in data.train]
+    per_step = t.micro_batch_size * t.gradient_accumulation_steps
+    steps = t.max_steps or math.ceil(t.epochs * len(lengths) / per_step)
+    tokens = int(steps * per_step * sum(lengths) / len(lengths))
+    request = PlanRequest(
+        model=model_path,
+        method=method_spec(config.method),
+        seq_len=max(lengths),
+        micro_batch=t.micro_batch_size,
+        grad_accum=t.gradient_accumulation_steps,
+        tokens=tokens,
+        precision=precision,
+        gradient_checkpointing=t.gradient_checkpointing,
+        optimizer="sgd" if t.optimizer == "sgd" else "adamw",
+        device="cpu" if device == "cpu" else "cuda",
+        attention="sdpa",
+    )
+    plan = make_plan(request)
+    plan["predicted_seconds"] = plan.get("cpu_seconds") or _gpu_seconds(plan)
+    return plan
+
+
+def _gpu_seconds(plan: dict[str, Any]) -> float | None:
+    import torch
+
+    from thrifty.plan.catalog import gpus
+
+    name = torch.cuda.get_device_name(0).lower() if torch.cuda.is_available() else ""
+    for key, gpu in gpus().items():
+        if any(alias.lower() in name for alias in [key, *(gpu.get("aliases") or [])]):
+            peak = (gpu.get(f"{plan['precision']}_tflops") or gpu["fp32_tflops"]) * 1e12
+            return plan["flops"] / (peak * plan["mfu"])
+    return None
+
+
+def one_line(plan: dict[str, Any]) -> str:
+    seconds = plan.get("predicted_seconds")
+    when = f"~{seconds / 60:.1f} min" if seconds else "time unknown for this device"
+    return (
+        f"plan: {plan['trainable_params']:,} trainable params, peak ~{plan['peak_memory_bytes'] / 2**30:.2f} GiB, "
+        f"{plan['flops']:.3g} FLOPs, {when} (MFU {plan['mfu']:.0%}, {plan['mfu_source']})"
+    )

@@ -1,0 +1,124 @@
+"""Peak training memory per device, as a breakdown in bytes.
+
+weights + trainable master copies + gradients + optimizer states + saved activations
++ the backward pass's loss transient + framework overhead, divided across GPUs by the
+distribution strategy. Activations come from meta-device measurement (architecture.py).
+"""
+
+import copy
+from dataclasses import asdict, dataclass
+
+import torch
+
+from thrifty.plan.architecture import MethodSpec, ParamCounts, saved_activation_bytes
+
+COMPUTE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+# Bytes per quantized weight. NF4: 4 bits + one absmax per 64 weights; double quantization stores
+# that absmax in 8 bits plus an fp32 constant per 256 blocks: 0.5 + 1/64 + 4/(64*256) bytes.
+QUANT_BYTES = {"nf4": 0.5 + 1 / 64 + 4 / (64 * 256), "int8": 1.0 + 4 / 4096}
+OPTIMIZER_BYTES = {"adamw": 8, "adamw8bit": 2, "paged_adamw8bit": 2, "sgd": 4, "sgd_nomomentum": 0}
+CUDA_OVERHEAD = 600 * 2**20  # CUDA context + cuBLAS workspace, bytes (typical, driver-dependent)
+# CPU: glibc keeps freed blocks and the backward pass holds activation gradients beside the saved
+# activations; measured peak-RSS growth was 1.45-2.07x the saved bytes (bench/plan_accuracy.py).
+CPU_ACTIVATION_FACTOR = 1.8
+CUDA_ACTIVATION_FACTOR = 1.1  # caching-allocator fragmentation
+
+
+@dataclass
+class MemorySettings:
+    micro_batch: int = 4
+    seq_len: int = 512
+    precision: str = "bf16"  # compute dtype
+    gradient_checkpointing: bool = False
+    optimizer: str = "adamw"
+    quantization: str | None = None  # None | "nf4" | "int8" for the frozen base
+    device: str = "cuda"  # cuda | cpu
+    gpus: int = 1
+    strategy: str = "ddp"  # ddp | fsdp | zero2 | zero3
+
+
+@dataclass
+class MemoryBreakdown:
+    weights: int
+    trainable_weights: int
+    gradients: int
+    optimizer: int
+    activations: int
+    loss_transient: int
+    overhead: int
+
+    @property
+    def total(self) -> int:
+        return sum(asdict(self).values())
+
+    def as_dict(self) -> dict[str, int]:
+        return {**asdict(self), "total": self.total}
+
+
+def activation_profile(
+    config, method: MethodSpec, seq_len: int, precision: str, attention: str = "sdpa"
+) -> tuple[int, int]:
+    """(bytes per decoder layer, bytes outside the layers) saved for one sequence of `seq_len` tokens."""
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    one, two = (
+        saved_activation_bytes(_with_layers(config, n), method, 1, seq_len, dtype, attention) for n in (1, 2)
+    )
+    return two - one, one - (two - one)
+
+
+def _with_layers(config, n: int):
+    small = copy.deepcopy(config)
+    small.num_hidden_layers = n
+    if isinstance(getattr(small, "layer_types", None), list):
+        small.layer_types = small.layer_types[:n]
+    return small
+
+
+def estimate_memory(
+    config, counts: ParamCounts, method: MethodSpec, s: MemorySettings, profile: tuple[int, int] | None = None
+) -> MemoryBreakdown:
+    per_layer, outside = profile or activation_profile(config, method, s.seq_len, s.precision)
+    layers = config.num_hidden_layers
+    compute = COMPUTE_BYTES[s.precision]
+    frozen_dtype = 4 if s.device == "cpu" else compute  # thrifty loads fp32 on CPUs and autocasts
+    trainable_in_base = (
+        counts.base if method.name == "full" else (counts.trainable if method.name == "freeze" else 0)
+    )
+    frozen = counts.base - trainable_in_base
+    if s.quantization:
+        quantized = min(counts.quantizable, frozen)
+        weights = int(quantized * QUANT_BYTES[s.quantization] + (frozen - quantized) * 2)
+    else:
+        weights = frozen * frozen_dtype
+    trainable_weights = counts.trainable * 4  # fp32 master copy, also under mixed precision
+    gradients = counts.trainable * 4
+    optimizer = counts.trainable * OPTIMIZER_BYTES[s.optimizer]
+    if s.gradient_checkpointing:
+        # Only each layer's input survives the forward; one layer is recomputed at a time in backward.
+        layer_inputs = layers * s.seq_len * config.hidden_size * compute
+        activations = (outside + layer_inputs + per_layer) * s.micro_batch
+    else:
+        activations = (outside + per_layer * layers) * s.micro_batch
+    factor = CPU_ACTIVATION_FACTOR if s.device == "cpu" else CUDA_ACTIVATION_FACTOR
+    activations = int(activations * factor)
+    loss_transient = s.micro_batch * s.seq_len * config.vocab_size * 4  # fp32 gradient of the logits
+    shard = _shard(s)
+    return MemoryBreakdown(
+        weights=int(weights / shard["weights"]),
+        trainable_weights=int(trainable_weights / shard["weights"]),
+        gradients=int(gradients / shard["grads"]),
+        optimizer=int(optimizer / shard["optimizer"]),
+        activations=activations,
+        loss_transient=loss_transient,
+        overhead=CUDA_OVERHEAD if s.device == "cuda" else 0,
+    )
+
+
+def _shard(s: MemorySettings) -> dict[str, int]:
+    """How many ways each state is divided across GPUs under the distribution strategy."""
+    n = max(1, s.gpus)
+    if s.strategy in ("fsdp", "zero3"):
+        return {"weights": n, "grads": n, "optimizer": n}
+    if s.strategy == "zero2":
+        return {"weights": 1, "grads": n, "optimizer": n}
+    return {"weights": 1, "grads": 1, "optimizer": 1}  # DDP replicates everything

@@ -1,0 +1,205 @@
+"""`thrifty plan`: parameters, memory, FLOPs, time and dollars for one training setup, before paying."""
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from thrifty.errors import UserError
+from thrifty.plan import compute, cost
+from thrifty.plan.architecture import METHODS, MethodSpec, ParamCounts, count_params, resolve_config
+from thrifty.plan.catalog import find_gpu, gpus
+from thrifty.plan.memory import MemorySettings, activation_profile, estimate_memory
+
+HEADROOM = 0.90  # a plan "fits" when peak memory stays under 90% of the device
+QUANTIZATION = {"qlora": "nf4", "lora8bit": "int8"}
+
+
+@dataclass
+class PlanRequest:
+    model: str
+    method: MethodSpec = field(default_factory=MethodSpec)
+    seq_len: int = 512
+    micro_batch: int = 4
+    grad_accum: int = 1
+    tokens: int = 10_000_000
+    precision: str = "bf16"
+    gradient_checkpointing: bool = False
+    optimizer: str = "adamw"
+    gpu: str | None = None  # fit to this GPU; None = rank every catalog GPU
+    gpus: int = 1
+    strategy: str = "ddp"
+    device: str = "cuda"
+    attention: str = "flash"  # flash (fused, GPUs) | sdpa | eager
+    runs_dir: str = "runs"
+    price_file: str | None = None
+
+    def validate(self) -> None:
+        if self.method.name not in METHODS:
+            raise UserError(f"--method {self.method.name}: unknown; choose one of {', '.join(METHODS)}")
+        for name in ("seq_len", "micro_batch", "grad_accum", "tokens", "gpus"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)})")
+        if self.method.rank <= 0:
+            raise UserError(f"--rank must be positive (got {self.method.rank})")
+
+
+def parse_tokens(text: str) -> int:
+    """'20M' -> 20_000_000; '1.5B', '300k', '5000' also work."""
+    units = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+    text = str(text).strip().lower().replace("_", "").replace(",", "")
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError:
+        raise UserError(f"--tokens {text!r}: expected a number such as 20M, 1.5B or 300k") from None
+    if value <= 0:
+        raise UserError(f"--tokens must be positive (got {text})")
+    return int(value)
+
+
+def make_plan(req: PlanRequest) -> dict[str, Any]:
+    req.validate()
+    config = resolve_config(req.model)
+    counts = count_params(config, req.method)
+    quant = QUANTIZATION.get(req.method.name)
+    attention = req.attention if req.device == "cuda" else "sdpa"  # CPUs run PyTorch's own SDPA kernels
+    profile = activation_profile(config, req.method, req.seq_len, req.precision, attention)
+    settings = _settings(req, quant)
+    memory = estimate_memory(config, counts, req.method, settings, profile)
+    flops = compute.train_flops(
+        config,
+        counts.base,
+        counts.trainable,
+        req.method.name,
+        req.tokens,
+        req.seq_len,
+        req.gradient_checkpointing,
+    )
+    mfu, mfu_source = compute.calibrated_mfu(req.method.name, req.device, req.runs_dir)
+
+    def fits_on(gpu_key: str, count: int) -> bool:
+        per_gpu = estimate_memory(
+            config, counts, req.method, replace(settings, gpus=count, device="cuda"), profile
+        )
+        return per_gpu.total <= HEADROOM * gpus()[gpu_key]["memory_gib"] * 2**30
+
+    plan: dict[str, Any] = {
+        "model": req.model,
+        "method": req.method.name,
+        "architecture": getattr(config, "model_type", "?"),
+        "trainable_params": counts.trainable,
+        "total_params": counts.total,
+        "base_params": counts.base,
+        "trainable_percent": 100 * counts.trainable / max(counts.total, 1),
+        "peak_memory_bytes": memory.total,
+        "memory": memory.as_dict(),
+        "flops": flops,
+        "tokens": req.tokens,
+        "seq_len": req.seq_len,
+        "micro_batch": req.micro_batch,
+        "grad_accum": req.grad_accum,
+        "precision": req.precision,
+        "quantization": quant,
+        "gradient_checkpointing": req.gradient_checkpointing,
+        "mfu": mfu,
+        "mfu_source": mfu_source,
+        "options": cost.options(flops, req.precision, mfu, fits_on, req.price_file),
+    }
+    if req.device == "cpu":
+        plan["cpu_seconds"] = flops / (compute.cpu_peak_flops(req.precision) * mfu)
+    if req.gpu:
+        plan["fit"] = fit_to_gpu(req, config, counts, profile)
+    return plan
+
+
+def _settings(req: PlanRequest, quant: str | None) -> MemorySettings:
+    return MemorySettings(
+        micro_batch=req.micro_batch,
+        seq_len=req.seq_len,
+        precision=req.precision,
+        gradient_checkpointing=req.gradient_checkpointing,
+        optimizer=req.optimizer,
+        quantization=quant,
+        device=req.device,
+        gpus=req.gpus,
+        strategy=req.strategy,
+    )
+
+
+def fit_to_gpu(req: PlanRequest, config, counts: ParamCounts, profile) -> dict[str, Any]:
+    """The fastest settings that fit `req.gpu` with 10% headroom, keeping the global batch."""
+    gpu = find_gpu(req.gpu)
+    limit = HEADROOM * gpu["memory_gib"] * 2**30
+    global_batch = req.micro_batch * req.grad_accum
+    candidates = []
+    for micro in [m for m in (1, 2, 4, 8, 16, 32, 64) if m <= global_batch and global_batch % m == 0]:
+        for ckpt in (False, True):
+            for quant in _quant_choices(req.method.name):
+                s = replace(
+                    _settings(req, quant), micro_batch=micro, gradient_checkpointing=ckpt, device="cuda"
+                )
+                mem = estimate_memory(config, counts, req.method, s, profile).total
+                if mem <= limit:
+                    # Bigger micro-batches use the GPU better; recomputation costs ~1/3 more compute;
+                    # dequantizing a 4/8-bit base costs throughput too.
+                    speed = min(1.0, 0.55 + 0.15 * math.log2(micro)) / (1.33 if ckpt else 1.0)
+                    speed *= {None: 1.0, "int8": 0.5, "nf4": 0.7}[quant]
+                    candidates.append(
+                        {
+                            "micro_batch": micro,
+                            "grad_accum": global_batch // micro,
+                            "gradient_checkpointing": ckpt,
+                            "quantization": quant,
+                            "peak_memory_bytes": mem,
+                            "relative_speed": round(speed, 3),
+                        }
+                    )
+    best = max(candidates, key=lambda c: (c["relative_speed"], c["micro_batch"]), default=None)
+    result: dict[str, Any] = {
+        "gpu": gpu["key"],
+        "memory_bytes": int(gpu["memory_gib"] * 2**30),
+        "fits": best is not None,
+        "settings": best,
+    }
+    if best is None:
+        result["suggestions"] = _suggestions(req, config, counts)
+    return result
+
+
+def _quant_choices(method: str) -> list[str | None]:
+    if method in ("lora", "dora", "rslora"):
+        return [None, "int8", "nf4"]
+    return [QUANTIZATION.get(method)]
+
+
+def _suggestions(req: PlanRequest, config, counts: ParamCounts) -> list[str]:
+    out = []
+    if req.method.name in ("full", "freeze"):
+        out.append(
+            "use LoRA or QLoRA (--method qlora): only the adapters need gradients and optimizer states"
+        )
+    elif req.method.name != "qlora":
+        out.append("use QLoRA (--method qlora): a 4-bit base takes ~1/4 of bf16")
+    if req.seq_len > 256:
+        out.append(f"shorter sequences (--seq-len {req.seq_len // 2})")
+    need = estimate_memory(
+        config,
+        counts,
+        req.method,
+        replace(
+            _settings(req, QUANTIZATION.get(req.method.name)),
+            micro_batch=1,
+            gradient_checkpointing=True,
+            device="cuda",
+        ),
+    ).total
+    bigger = sorted(
+        (g["memory_gib"], k) for k, g in gpus().items() if g["memory_gib"] * 2**30 * HEADROOM >= need
+    )
+    if bigger:
+        out.append(
+            f"a bigger GPU: {bigger[0][1]} ({bigger[0][0]:g} GiB) fits micro-batch 1 with checkpointing"
+        )
+    out.append(
+        "more GPUs with FSDP (--gpus N --strategy fsdp) to shard weights, gradients and optimizer states"
+    )
+    return out
