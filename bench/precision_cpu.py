@@ -27,12 +27,19 @@ def main() -> None:
     speed = {}
     with tempfile.TemporaryDirectory() as tmp:
         for precision in ("fp32", "bf16"):
-            overrides = [f"train.precision={precision}", f"train.max_steps={args.steps}", "data.val_fraction=0.01",
-                         f"output.dir={tmp}/{precision}"]
+            overrides = [
+                f"train.precision={precision}",
+                f"train.max_steps={args.steps}",
+                "data.val_fraction=0.01",
+                f"output.dir={tmp}/{precision}",
+            ]
             summary = train(load_config(DEMO_CONFIG, overrides), progress=False).summary
             speed[precision] = summary["tokens_per_second"]
-            print(f"{precision}: {summary['tokens_per_second']:.1f} tokens/s, "
-                  f"process peak RSS so far {summary['peak_memory_bytes'] / 2**30:.2f} GiB", flush=True)
+            print(
+                f"{precision}: {summary['tokens_per_second']:.1f} tokens/s, "
+                f"process peak RSS so far {summary['peak_memory_bytes'] / 2**30:.2f} GiB",
+                flush=True,
+            )
     print(f"ratio bf16/fp32: {speed['bf16'] / speed['fp32']:.2f}")
 
 

@@ -66,7 +66,9 @@ def apply_method(model, method: MethodSpec):
     from peft import get_peft_model
 
     try:
-        return get_peft_model(model, peft_config(method))
+        # Adapters in the model's dtype: under mixed precision autocast runs them in bf16/fp16 anyway, and
+        # fp32 adapters on a bf16 meta model would record fp32 copies that autocast never makes.
+        return get_peft_model(model, peft_config(method), autocast_adapter_dtype=False)
     except ValueError as exc:
         linear = sorted(
             {n.split(".")[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
@@ -175,6 +177,17 @@ def saved_activation_bytes(
     config._attn_implementation = _register_flash_like() if attention == "flash" else attention
     model = build_meta_model(config, method, dtype)
     model.train()
+    if method.name in ("qlora", "lora8bit"):
+        # bitsandbytes' 4/8-bit matmuls save their input for backward even though the weight is frozen,
+        # as an ordinary trainable linear layer does: mark the base linears trainable to record that.
+        head = model.get_output_embeddings()
+        for module in model.modules():
+            if (
+                isinstance(module, torch.nn.Linear)
+                and module is not head
+                and module.weight.shape[0] > method.rank
+            ):
+                module.weight.requires_grad_(True)
     param_ids = {id(p) for p in model.parameters()}
     saved: dict[int, int] = {}
 

@@ -18,9 +18,16 @@ COMPUTE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 QUANT_BYTES = {"nf4": 0.5 + 1 / 64 + 4 / (64 * 256), "int8": 1.0 + 4 / 4096}
 OPTIMIZER_BYTES = {"adamw": 8, "adamw8bit": 2, "paged_adamw8bit": 2, "sgd": 4, "sgd_nomomentum": 0}
 CUDA_OVERHEAD = 600 * 2**20  # CUDA context + cuBLAS workspace, bytes (typical, driver-dependent)
-# CPU: glibc keeps freed blocks and the backward pass holds activation gradients beside the saved
-# activations; measured peak-RSS growth was 1.45-2.07x the saved bytes (bench/plan_accuracy.py).
-CPU_ACTIVATION_FACTOR = 1.8
+# CPU constants fitted on this machine by bench/plan_accuracy.py (docs/planning.md), not derived:
+# - the first forward/backward loads kernels, autograd and oneDNN state: ~235 MiB of RSS;
+# - glibc keeps freed blocks and backward holds activation gradients beside the saved tensors:
+#   with adapters (LoRA family) peak RSS grows ~1.6x the bytes autograd saves, without them
+#   (full, freeze) ~1.0x;
+# - with gradient checkpointing the RSS after the forward pass was still 43% of the
+#   non-checkpointed one (1560 vs 3639 MiB, SmolLM2 LoRA b8 s128), far above the layer inputs alone.
+CPU_OVERHEAD = 235 * 2**20
+CPU_ACTIVATION_FACTOR = {"adapters": 1.6, "no_adapters": 1.0}
+CPU_CHECKPOINT_SHARE = 0.45
 CUDA_ACTIVATION_FACTOR = 1.1  # caching-allocator fragmentation
 
 
@@ -49,7 +56,10 @@ class MemoryBreakdown:
 
     @property
     def total(self) -> int:
-        return sum(asdict(self).values())
+        """Peak, not the sum: backward frees each layer's saved activations as it creates that layer's
+        weight gradients (set_to_none between steps), so the two never peak together."""
+        static = self.weights + self.trainable_weights + self.optimizer + self.overhead
+        return static + max(self.gradients, self.activations + self.loss_transient)
 
     def as_dict(self) -> dict[str, int]:
         return {**asdict(self), "total": self.total}
@@ -87,19 +97,25 @@ def estimate_memory(
     frozen = counts.base - trainable_in_base
     if s.quantization:
         quantized = min(counts.quantizable, frozen)
-        weights = int(quantized * QUANT_BYTES[s.quantization] + (frozen - quantized) * 2)
+        # Embeddings, norms and the head stay unquantized: bf16 on GPUs, fp32 as thrifty loads on CPUs.
+        weights = int(
+            quantized * QUANT_BYTES[s.quantization] + (frozen - quantized) * (4 if s.device == "cpu" else 2)
+        )
     else:
         weights = frozen * frozen_dtype
     trainable_weights = counts.trainable * 4  # fp32 master copy, also under mixed precision
     gradients = counts.trainable * 4
     optimizer = counts.trainable * OPTIMIZER_BYTES[s.optimizer]
+    full = (outside + per_layer * layers) * s.micro_batch
+    activations = full
     if s.gradient_checkpointing:
         # Only each layer's input survives the forward; one layer is recomputed at a time in backward.
         layer_inputs = layers * s.seq_len * config.hidden_size * compute
         activations = (outside + layer_inputs + per_layer) * s.micro_batch
-    else:
-        activations = (outside + per_layer * layers) * s.micro_batch
-    factor = CPU_ACTIVATION_FACTOR if s.device == "cpu" else CUDA_ACTIVATION_FACTOR
+        if s.device == "cpu":
+            activations = max(activations, CPU_CHECKPOINT_SHARE * full)
+    adapters = "no_adapters" if method.name in ("full", "freeze") else "adapters"
+    factor = CPU_ACTIVATION_FACTOR[adapters] if s.device == "cpu" else CUDA_ACTIVATION_FACTOR
     activations = int(activations * factor)
     loss_transient = s.micro_batch * s.seq_len * config.vocab_size * 4  # fp32 gradient of the logits
     shard = _shard(s)
@@ -110,7 +126,7 @@ def estimate_memory(
         optimizer=int(optimizer / shard["optimizer"]),
         activations=activations,
         loss_transient=loss_transient,
-        overhead=CUDA_OVERHEAD if s.device == "cuda" else 0,
+        overhead=CUDA_OVERHEAD if s.device == "cuda" else CPU_OVERHEAD,
     )
 
 

@@ -61,8 +61,8 @@ def make_plan(req: PlanRequest) -> dict[str, Any]:
     config = resolve_config(req.model)
     counts = count_params(config, req.method)
     quant = QUANTIZATION.get(req.method.name)
-    attention = req.attention if req.device == "cuda" else "sdpa"  # CPUs run PyTorch's own SDPA kernels
-    profile = activation_profile(config, req.method, req.seq_len, req.precision, attention)
+    # PyTorch's SDPA runs a fused (flash-style) kernel on CPUs too, so "flash" is right there as well.
+    profile = activation_profile(config, req.method, req.seq_len, req.precision, req.attention)
     settings = _settings(req, quant)
     memory = estimate_memory(config, counts, req.method, settings, profile)
     flops = compute.train_flops(
