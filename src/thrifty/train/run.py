@@ -1,7 +1,9 @@
 """One fine-tuning run, top to bottom: setup -> evaluate before -> train -> evaluate after -> save -> summary."""
 
+import json
 import math
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,13 +45,26 @@ def check_run_dir(run_dir: Path, overwrite: bool) -> None:
         raise UserError(f"output {run_dir} exists and is not a directory")
 
 
-def train(config: RunConfig, progress: bool = True) -> RunResult:
-    """Fine-tune `config.model` with `config.method` on `config.data`; returns the run and the trained model."""
+def train(
+    config: RunConfig, progress: bool = True, resume: str | None = None, resume_force: bool = False
+) -> RunResult:
+    """Fine-tune `config.model` with `config.method` on `config.data`; returns the run and the trained model.
+
+    `resume`: "auto" (newest verified checkpoint, local or remote, else start fresh) or a checkpoint path.
+    Raises `Preempted` after a stop signal once the checkpoint is written.
+    """
     from thrifty.models.load import load_model, load_tokenizer
     from thrifty.models.registry import resolve_model
+    from thrifty.train.guard import Guard
+    from thrifty.train.resume import plan_resume, resume_run_dir
 
-    run_dir = Path(config.output.dir) if config.output.dir else default_run_dir(config)
+    run_dir = resume_run_dir(config.output.dir, resume) or default_run_dir(config)
+    if resume and (run_dir / SUMMARY).is_file() and not config.output.overwrite:
+        print(f"{run_dir} already finished; nothing to resume", file=sys.stderr)
+        return RunResult(run_dir, json.loads((run_dir / SUMMARY).read_text()), None, None, None)
     check_run_dir(run_dir, config.output.overwrite)
+    config = config.model_copy(update={"output": config.output.model_copy(update={"dir": str(run_dir)})})
+    plan = plan_resume(config, run_dir, resume, resume_force)
     precision = resolve_precision(config.train.precision)
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
@@ -60,15 +75,27 @@ def train(config: RunConfig, progress: bool = True) -> RunResult:
     if config.output.overwrite and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = config.model_copy(update={"output": config.output.model_copy(update={"dir": str(run_dir)})})
     write_resolved(config, run_dir / "config.yaml")
+    restore_metrics(run_dir, plan.checkpoint)
 
     trainer, metrics = build_trainer(model, tokenizer, data, config, precision, run_dir, progress)
-    started = datetime.now(UTC)
-    before = trainer.evaluate()["eval_loss"]
-    t0 = time.perf_counter()
-    output = trainer.train()
-    train_seconds = time.perf_counter() - t0
+    metrics.history = read_metrics(run_dir)
+    saved = plan.state or {}
+    started = datetime.fromisoformat(saved["started_at"]) if "started_at" in saved else datetime.now(UTC)
+    costs = {"started_at": started.isoformat(), "train_seconds": 0.0, "resumes": saved.get("resumes", -1) + 1}
+
+    def counters() -> dict[str, Any]:  # cost counters as of now, stored in every checkpoint
+        elapsed = saved.get("train_seconds", 0.0) + time.perf_counter() - t0
+        return {**costs, "train_seconds": elapsed, "model": config.model.name, "method": config.method.name}
+
+    guard = Guard(config, run_dir, plan, trainer, counters)
+    with guard:
+        before = saved["eval_loss_before"] if "eval_loss_before" in saved else trainer.evaluate()["eval_loss"]
+        costs["eval_loss_before"] = before
+        t0 = time.perf_counter()
+        output = trainer.train(resume_from_checkpoint=str(plan.checkpoint) if plan.checkpoint else None)
+        train_seconds = counters()["train_seconds"]
+    guard.raise_if_stopped(trainer.state.global_step)
     after = trainer.evaluate()["eval_loss"]
 
     save_outputs(trainer.model, tokenizer, run_dir)
@@ -77,21 +104,43 @@ def train(config: RunConfig, progress: bool = True) -> RunResult:
     )
     summary["train_loss"] = output.training_loss
     summary["metrics_logged"] = len(metrics.history)
+    summary.update(resumed_from_step=plan.step, resumes=costs["resumes"], **guard.stats())
     write_json_atomic(run_dir / SUMMARY, summary)
     return RunResult(run_dir, summary, trainer.model, tokenizer, data)
 
 
+def restore_metrics(run_dir: Path, checkpoint: Path | None) -> None:
+    """metrics.jsonl as of the checkpoint, so lines logged after it (and lost with the run) never repeat."""
+    from thrifty.train.checkpoint import METRICS
+
+    path = run_dir / METRICS
+    if checkpoint is not None and (checkpoint / METRICS).is_file():
+        shutil.copyfile(checkpoint / METRICS, path)
+    else:
+        path.unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "trainer", ignore_errors=True)  # HF's temporary checkpoint folders
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
+
+
 def report_data(data: PreparedData, config: RunConfig) -> None:
     """One stderr line per thing the user should know about their data before paying for training."""
-    import sys
-
     stats = data.train_stats
-    print(f"data: {len(data.train)} train / {len(data.eval)} eval examples ({data.format}), "
-          f"{stats.tokens:,} train tokens, {stats.label_tokens:,} learned", file=sys.stderr)
+    print(
+        f"data: {len(data.train)} train / {len(data.eval)} eval examples ({data.format}), "
+        f"{stats.tokens:,} train tokens, {stats.label_tokens:,} learned",
+        file=sys.stderr,
+    )
     truncated = stats.truncated + data.eval_stats.truncated
     if truncated:
-        print(f"note: {truncated} examples were longer than data.max_seq_len={config.data.max_seq_len} and were "
-              f"truncated ({stats.dropped + data.eval_stats.dropped} dropped: nothing left to learn)", file=sys.stderr)
+        print(
+            f"note: {truncated} examples were longer than data.max_seq_len={config.data.max_seq_len} and were "
+            f"truncated ({stats.dropped + data.eval_stats.dropped} dropped: nothing left to learn)",
+            file=sys.stderr,
+        )
 
 
 def build_model(base: Any, config: RunConfig) -> Any:
