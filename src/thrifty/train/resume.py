@@ -22,7 +22,7 @@ SAFE_PREFIXES = (
     "train.early_stopping_patience",
 )
 # Fields that make the checkpoint unusable: its tensors belong to another model or adapter layout.
-NEVER_FORCE = ("model.name", "method.name")
+NEVER_FORCE = ("model.name", "method.name", "method.rank", "method.target_modules", "method.use_dora")
 
 
 def find_checkpoint(run_dir: Path, spec: str, remote=None) -> Path | None:
