@@ -14,6 +14,10 @@ from typing import Any
 from thrifty.errors import UserError
 from thrifty.train.checkpoint import CHECKPOINTS, MANIFEST, parse_step, read_manifest, step_name, verify
 
+# Seconds the start-up check waits: s3fs and botocore retry a refused connection for ~30 s on their own.
+CHECK_TIMEOUT_S = 60.0
+PROBE = ".thrifty-write-probe"
+
 
 class Remote:
     """One remote checkpoint folder reached through fsspec (s3://, gs://, az://, file://, memory://...)."""
@@ -28,13 +32,26 @@ class Remote:
             raise UserError(f"checkpoint.remote {url}: {_one_line(exc)}") from None
         self.root = self.root.rstrip("/")
 
-    def check(self) -> None:
+    def check(self, timeout_s: float = CHECK_TIMEOUT_S) -> None:
         """Fail before training, not after the first checkpoint, when the remote cannot be reached."""
-        try:
-            self.fs.makedirs(self._path(CHECKPOINTS), exist_ok=True)
-            self.fs.ls(self.root)
-        except Exception as exc:  # fsspec backends raise anything from OSError to botocore errors
-            raise UserError(f"checkpoint.remote {self.url} is unreachable: {_one_line(exc)}") from None
+        problem: list[BaseException] = []
+
+        def probe() -> None:
+            try:
+                # A write and a delete: proves reachability, credentials and permission in one go.
+                self.fs.makedirs(self._path(CHECKPOINTS), exist_ok=True)
+                self.fs.pipe_file(self._path(PROBE), b"thrifty")
+                self.fs.rm_file(self._path(PROBE))
+            except Exception as exc:  # fsspec backends raise anything from OSError to botocore errors
+                problem.append(exc)
+
+        worker = threading.Thread(target=probe, daemon=True)
+        worker.start()
+        worker.join(timeout_s)
+        if worker.is_alive():
+            raise UserError(f"checkpoint.remote {self.url} is unreachable: no answer in {timeout_s:.0f} s")
+        if problem:
+            raise UserError(f"checkpoint.remote {self.url} is unreachable: {_one_line(problem[0])}")
 
     def _path(self, *parts: str) -> str:
         return "/".join((self.root, *parts))
