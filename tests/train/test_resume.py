@@ -128,8 +128,12 @@ def test_safe_changes_are_allowed_and_metrics_have_no_duplicates(interrupted):
 
 def test_fresh_start_over_checkpoints_is_refused_and_finished_run_is_not_rerun(interrupted, capsys):
     out, args = interrupted
+    before = _snapshot(out)
     assert main(args) == EXIT_USER_ERROR
     assert "--resume auto" in capsys.readouterr().err
+    assert main(args + ["--overwrite", "--resume", "auto"]) == EXIT_USER_ERROR
+    assert "only one of them" in capsys.readouterr().err
+    assert _snapshot(out) == before
     assert main(args + ["--resume", "auto"]) == 0
     assert main(args + ["--resume", "auto"]) == 0  # finished: says so, trains nothing
     assert "already finished" in capsys.readouterr().err

@@ -57,7 +57,6 @@ def skypilot_task(args: argparse.Namespace) -> dict[str, Any]:
         "name": name,
         "resources": resources,
         "file_mounts": file_mounts,
-        "envs": {"HF_HUB_ENABLE_HF_TRANSFER": "1"},
         "setup": "pip install thrifty",
         "run": " ".join(command),
     }

@@ -196,6 +196,19 @@ class CheckpointCallback(TrainerCallback):
         self.trainer._globalstep_last_logged = saved["globalstep_last_logged"]
         self.trainer._initial_global_step = 0  # train_loss averages over every step, not this segment's
         self.last_step = state.global_step
+        self._restore_early_stopping(state)
+
+    def _restore_early_stopping(self, state) -> None:
+        """HF restores callback states only together with a TrainerControl that may say "stop": do just this one."""
+        from transformers import EarlyStoppingCallback
+
+        saved = state.stateful_callbacks.get("EarlyStoppingCallback")
+        saved = saved[0] if isinstance(saved, list) and saved else saved
+        for callback in self.trainer.callback_handler.callbacks:
+            if isinstance(callback, EarlyStoppingCallback) and isinstance(saved, dict):
+                callback.early_stopping_patience_counter = saved["attributes"][
+                    "early_stopping_patience_counter"
+                ]
 
     def on_step_end(self, args, state, control, **kwargs):
         cfg, step = self.config, state.global_step

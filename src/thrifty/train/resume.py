@@ -155,6 +155,10 @@ def plan_resume(config, run_dir: Path, spec: str | None, force: bool) -> ResumeP
     from thrifty.train.checkpoint import load_state
     from thrifty.train.remote import Remote
 
+    if spec is not None and config.output.overwrite:
+        raise UserError(
+            "--overwrite deletes the checkpoints --resume would continue from; pass only one of them"
+        )
     remote = None
     if config.checkpoint.remote:
         remote = Remote(config.checkpoint.remote, config.checkpoint.remote_options)
