@@ -167,3 +167,29 @@ def test_poller_treats_an_unreachable_endpoint_as_no_notice():
     poller = NoticePoller("http://127.0.0.1:9/nothing", stop, interval_s=0.05)
     assert poller.poll_once() is False
     assert NoticePoller("aws", stop, 1).url.startswith("http://169.254.169.254/")
+
+
+def test_checkpoint_is_due_by_steps_minutes_or_stop_request(tmp_path):
+    from types import SimpleNamespace
+
+    from transformers import TrainerControl
+
+    from thrifty.config.schema import CheckpointConfig
+    from thrifty.train.checkpoint import CheckpointCallback
+
+    stop = StopFlag()
+    callback = CheckpointCallback(tmp_path, CheckpointConfig(every_steps=50, every_minutes=10), stop, dict)
+
+    def due(step: int) -> TrainerControl:
+        return callback.on_step_end(None, SimpleNamespace(global_step=step), TrainerControl())
+
+    assert due(50).should_save and not due(49).should_save
+    callback.last_time -= 10 * 60  # ten minutes since the last checkpoint
+    assert due(51).should_save
+    callback.last_time += 10 * 60
+    stop.request("SIGTERM")
+    control = due(52)
+    assert control.should_save and control.should_training_stop
+    callback.last_step = 53  # already saved at this step: stop without a second write
+    control = due(53)
+    assert not control.should_save and control.should_training_stop

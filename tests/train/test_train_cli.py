@@ -253,16 +253,7 @@ def test_help_documents_every_flag(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
-    for flag in (
-        "--model",
-        "--data",
-        "--eval-data",
-        "--output",
-        "--method",
-        "--max-steps",
-        "--epochs",
-        "--seed",
-    ):
+    for flag in ("--model", "--data", "--eval-data", "--output", "--method", "--max-steps", "--epochs", "--seed"):
         assert flag in text
     assert main(["config", "schema"]) == 0
     assert "train.learning_rate" in capsys.readouterr().out

@@ -55,7 +55,6 @@ def train(
     """
     from thrifty.models.load import load_model, load_tokenizer
     from thrifty.models.registry import resolve_model
-    from thrifty.train.guard import Guard
     from thrifty.train.resume import plan_resume, resume_run_dir
 
     run_dir = resume_run_dir(config.output.dir, resume) or default_run_dir(config)
@@ -76,13 +75,36 @@ def train(
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_resolved(config, run_dir / "config.yaml")
-    restore_metrics(run_dir, plan.checkpoint)
+    reset_run_files(run_dir, plan.checkpoint)
 
     trainer, metrics = build_trainer(model, tokenizer, data, config, precision, run_dir, progress)
     metrics.history = read_metrics(run_dir)
+    output, before, train_seconds, started, stats = train_guarded(trainer, config, run_dir, plan)
+    after = trainer.evaluate()["eval_loss"]
+
+    save_outputs(trainer.model, tokenizer, run_dir)
+    summary = build_summary(
+        config, model_path, trainer, data, precision, before, after, train_seconds, started
+    )
+    summary["train_loss"] = output.training_loss
+    summary["metrics_logged"] = len(metrics.history)
+    summary.update(stats)
+    write_json_atomic(run_dir / SUMMARY, summary)
+    return RunResult(run_dir, summary, trainer.model, tokenizer, data)
+
+
+def train_guarded(trainer, config: RunConfig, run_dir: Path, plan):
+    """Evaluate before, then `trainer.train()` under checkpoints, signal handlers, the poller and uploads.
+
+    Returns (train output, eval loss before, training seconds over all segments, start time, summary
+    fields); raises `Preempted` when a stop was requested.
+    """
+    from thrifty.train.guard import Guard
+
     saved = plan.state or {}
     started = datetime.fromisoformat(saved["started_at"]) if "started_at" in saved else datetime.now(UTC)
-    costs = {"started_at": started.isoformat(), "train_seconds": 0.0, "resumes": saved.get("resumes", -1) + 1}
+    costs = {"started_at": started.isoformat(), "resumes": saved.get("resumes", -1) + 1}
+    t0 = time.perf_counter()
 
     def counters() -> dict[str, Any]:  # cost counters as of now, stored in every checkpoint
         elapsed = saved.get("train_seconds", 0.0) + time.perf_counter() - t0
@@ -92,25 +114,17 @@ def train(
     with guard:
         before = saved["eval_loss_before"] if "eval_loss_before" in saved else trainer.evaluate()["eval_loss"]
         costs["eval_loss_before"] = before
-        t0 = time.perf_counter()
+        t0 = time.perf_counter()  # training seconds exclude the evaluation before
         output = trainer.train(resume_from_checkpoint=str(plan.checkpoint) if plan.checkpoint else None)
         train_seconds = counters()["train_seconds"]
     guard.raise_if_stopped(trainer.state.global_step)
-    after = trainer.evaluate()["eval_loss"]
-
-    save_outputs(trainer.model, tokenizer, run_dir)
-    summary = build_summary(
-        config, model_path, trainer, data, precision, before, after, train_seconds, started
-    )
-    summary["train_loss"] = output.training_loss
-    summary["metrics_logged"] = len(metrics.history)
-    summary.update(resumed_from_step=plan.step, resumes=costs["resumes"], **guard.stats())
-    write_json_atomic(run_dir / SUMMARY, summary)
-    return RunResult(run_dir, summary, trainer.model, tokenizer, data)
+    stats = {"resumed_from_step": plan.step, "resumes": costs["resumes"], **guard.stats()}
+    return output, before, train_seconds, started, stats
 
 
-def restore_metrics(run_dir: Path, checkpoint: Path | None) -> None:
-    """metrics.jsonl as of the checkpoint, so lines logged after it (and lost with the run) never repeat."""
+def reset_run_files(run_dir: Path, checkpoint: Path | None) -> None:
+    """metrics.jsonl as of the checkpoint (so lines logged after it, lost with the run, never repeat),
+    and no temporary checkpoint folders left by a killed run."""
     from thrifty.train.checkpoint import METRICS
 
     path = run_dir / METRICS
