@@ -5,7 +5,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from thrifty.errors import EXIT_USER_ERROR, UserError
+from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR, Preempted, UserError
 
 # --flag -> config field, for the settings people change most.
 TRAIN_FLAGS = {
@@ -21,21 +21,23 @@ TRAIN_FLAGS = {
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from thrifty.config import load_config
     from thrifty.report import print_run_summary
 
-    config_path, overrides = split_config_args(args.args)
-    for flag, (field, _) in TRAIN_FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None:
-            overrides.append(f"{field}={value}")
-    if args.overwrite:
-        overrides.append("output.overwrite=true")
-    config = load_config(config_path, overrides)
+    config = config_from_args(args)
     _quiet()
     from thrifty.train.run import train
 
-    result = train(config, progress=not args.no_progress, plan_only=args.plan_only)
+    try:
+        result = train(
+            config,
+            progress=not args.no_progress,
+            plan_only=args.plan_only,
+            resume=args.resume,
+            resume_force=args.resume_force,
+        )
+    except Preempted as exc:
+        print(f"preempted: {exc}", file=sys.stderr)
+        return EXIT_PREEMPTED
     if args.plan_only:
         from thrifty.plan.report import print_plan
 
@@ -47,6 +49,35 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(result.summary, indent=2, default=str))
     else:
         print_run_summary(result.summary, result.run_dir)
+    return 0
+
+
+def config_from_args(args: argparse.Namespace):
+    from thrifty.config import load_config
+
+    config_path, overrides = split_config_args(args.args)
+    for flag, (field, _) in TRAIN_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{field}={value}")
+    if getattr(args, "overwrite", False):
+        overrides.append("output.overwrite=true")
+    return load_config(config_path, overrides)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from thrifty.supervise.restart import child_command, supervise
+
+    config = config_from_args(args)  # a bad config fails here, once, instead of in every restart
+    return supervise(child_command(args, config), args.restarts, args.backoff)
+
+
+def cmd_launch_skypilot(args: argparse.Namespace) -> int:
+    from thrifty.supervise.skypilot import write_task
+
+    config_from_args(args)
+    path = write_task(args, args.task)
+    print(f"wrote {path}; launch it with: sky jobs launch {path}")
     return 0
 
 
@@ -137,6 +168,18 @@ def _quiet() -> None:
     quiet_libraries()
 
 
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "args",
+        nargs="*",
+        metavar="[CONFIG.yaml] [key=value ...]",
+        help="Optional YAML run config, then overrides such as train.learning_rate=1e-4.",
+    )
+    for flag, (field, text) in TRAIN_FLAGS.items():
+        parser.add_argument("--" + flag.replace("_", "-"), dest=flag, help=f"{text} (= {field})")
+    parser.add_argument("--no-progress", action="store_true", help="No progress bar (for logs).")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thrifty", description="Fine-tune open language models cheaply.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -147,19 +190,44 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fine-tune a model. Every config "
         "field can be overridden as section.field=value; `thrifty config schema` lists them.",
     )
-    train.add_argument(
-        "args",
-        nargs="*",
-        metavar="[CONFIG.yaml] [key=value ...]",
-        help="Optional YAML run config, then overrides such as train.learning_rate=1e-4.",
-    )
-    for flag, (field, text) in TRAIN_FLAGS.items():
-        train.add_argument("--" + flag.replace("_", "-"), dest=flag, help=f"{text} (= {field})")
+    add_train_arguments(train)
     train.add_argument("--overwrite", action="store_true", help="Replace a finished run in --output.")
     train.add_argument("--plan-only", action="store_true", help="Print the plan for this run and exit.")
-    train.add_argument("--no-progress", action="store_true", help="No progress bar (for logs).")
     train.add_argument("--json", action="store_true", help="Print summary.json instead of a table.")
+    train.add_argument(
+        "--resume",
+        metavar="auto|PATH",
+        help="Continue from a checkpoint: auto = the newest one that verifies (local, else checkpoint.remote; "
+        "none: start fresh), or a RUN/checkpoints/step-N folder.",
+    )
+    train.add_argument(
+        "--resume-force", action="store_true", help="Resume even if result-changing config fields differ."
+    )
     train.set_defaults(func=cmd_train)
+
+    run = verbs.add_parser(
+        "run",
+        help="Train under a supervisor that resumes after preemptions and crashes.",
+        description=f"Run `thrifty train ... --resume auto` until it finishes: after exit {EXIT_PREEMPTED} "
+        f"(preempted) or a crash it waits and resumes; exit {EXIT_USER_ERROR} (bad input) stops at once.",
+    )
+    add_train_arguments(run)
+    run.add_argument("--restarts", type=int, default=10, help="Most reruns after the first attempt.")
+    run.add_argument(
+        "--backoff", type=float, default=5.0, help="Seconds before the first rerun; doubles each time."
+    )
+    run.set_defaults(func=cmd_run, resume=None)
+
+    launch = verbs.add_parser("launch", help="Write a cloud job that runs thrifty (SkyPilot).")
+    launch_verbs = launch.add_subparsers(dest="launch_verb", required=True, metavar="TARGET")
+    sky = launch_verbs.add_parser("skypilot", help="Write a SkyPilot task YAML for a managed (spot) job.")
+    add_train_arguments(sky)
+    sky.add_argument("--spot", action="store_true", help="Use spot instances (managed job recovery).")
+    sky.add_argument("--accelerators", default="A10G:1", help="SkyPilot accelerators, e.g. L4:1, A100:1.")
+    sky.add_argument("--bucket", help="Bucket URL mounted at /checkpoints, e.g. s3://my-bucket/thrifty.")
+    sky.add_argument("--restarts", type=int, default=20, help="Reruns of `thrifty run` inside one job.")
+    sky.add_argument("--task", default="thrifty-task.yaml", help="Where to write the task YAML.")
+    sky.set_defaults(func=cmd_launch_skypilot)
 
     gen = verbs.add_parser("generate", help="Answer prompts with a model and optional adapter.")
     gen.add_argument("prompt", nargs="+", help="One or more user prompts.")
@@ -218,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # Overrides may come after flags (`--max-steps 3 train.seed=1`), which argparse leaves unparsed.
     args, extra = parser.parse_known_args(argv)
-    if extra and (args.verb != "train" or any("=" not in x or x.startswith("-") for x in extra)):
+    if extra and (
+        args.verb not in ("train", "run", "launch") or any("=" not in x or x.startswith("-") for x in extra)
+    ):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
         args.args += extra

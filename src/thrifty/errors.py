@@ -6,3 +6,11 @@ class UserError(Exception):
 
 
 EXIT_USER_ERROR = 2
+
+# EX_TEMPFAIL from sysexits.h: "temporary failure, try again". `thrifty train` exits with it after a
+# SIGTERM/SIGINT or a preemption notice, once a checkpoint is safely written: rerun with --resume auto.
+EXIT_PREEMPTED = 75
+
+
+class Preempted(Exception):
+    """Training stopped on a signal or a preemption notice after writing a checkpoint."""

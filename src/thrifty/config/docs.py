@@ -22,7 +22,7 @@ def field_rows(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[dic
             {
                 "field": dotted,
                 "type": type_name(annotation),
-                "default": info.default,
+                "default": info.get_default(call_default_factory=True),
                 "help": info.description or "",
             }
         )

@@ -3,7 +3,7 @@
 Later capabilities add sections (plan, checkpoint, eval, export, budget) beside these.
 """
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -169,6 +169,43 @@ class OutputConfig(Section):
     overwrite: bool = Field(False, description="Replace a finished run already in `dir` (otherwise refused).")
 
 
+class CheckpointConfig(Section):
+    every_steps: int | None = Field(
+        None, gt=0, description="Write a checkpoint every N optimizer steps (off when unset)."
+    )
+    every_minutes: float | None = Field(
+        30.0,
+        gt=0,
+        description="Also write one when this many minutes of training passed since the last one; "
+        "unset to turn off. A spot notice gives 30 s to 2 min, so periodic checkpoints carry the rest.",
+    )
+    keep_last: int = Field(2, ge=1, description="Keep the newest N checkpoints; older ones are deleted.")
+    keep_best: int = Field(
+        1,
+        ge=0,
+        description="Also keep the N checkpoints with the lowest eval loss (needs `train.eval_every_steps`).",
+    )
+    remote: str | None = Field(
+        None,
+        description="fsspec URL that completed checkpoints are copied to in the background "
+        "(s3://bucket/run, gs://..., az://..., file:///mnt/disk/run); `--resume auto` pulls from it.",
+    )
+    remote_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fsspec storage options for `remote`, e.g. {endpoint_url: 'http://minio:9000'}. "
+        "Keep credentials in the environment (AWS_ACCESS_KEY_ID...), not here.",
+    )
+    preemption_url: str | None = Field(
+        None,
+        description="Poll a preemption-notice endpoint and checkpoint+stop when it fires: 'aws' (spot "
+        "instance-action), 'gcp' (instance/preempted) or any URL that answers 200 with a body other than "
+        "'false' when the machine is about to go.",
+    )
+    poll_seconds: float = Field(
+        5.0, gt=0, description="Seconds between polls of `preemption_url` (AWS gives 120 s notice, GCP 30 s)."
+    )
+
+
 class RunConfig(Section):
     """Everything one fine-tuning run needs."""
 
@@ -177,3 +214,6 @@ class RunConfig(Section):
     data: DataConfig = Field(default_factory=DataConfig, description="Training and evaluation data.")
     train: TrainConfig = Field(default_factory=TrainConfig, description="Optimisation settings.")
     output: OutputConfig = Field(default_factory=OutputConfig, description="Where the run is written.")
+    checkpoint: CheckpointConfig = Field(
+        default_factory=CheckpointConfig, description="Checkpoints, preemption and resume."
+    )

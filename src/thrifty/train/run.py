@@ -1,5 +1,6 @@
 """One fine-tuning run, top to bottom: setup -> evaluate before -> train -> evaluate after -> save -> summary."""
 
+import json
 import math
 import shutil
 import sys
@@ -44,42 +45,53 @@ def check_run_dir(run_dir: Path, overwrite: bool) -> None:
         raise UserError(f"output {run_dir} exists and is not a directory")
 
 
-def train(config: RunConfig, progress: bool = True, plan_only: bool = False) -> RunResult:
+def train(
+    config: RunConfig,
+    progress: bool = True,
+    plan_only: bool = False,
+    resume: str | None = None,
+    resume_force: bool = False,
+) -> RunResult:
     """Fine-tune `config.model` with `config.method` on `config.data`; returns the run and the trained model.
 
-    plan_only: stop after printing the plan (nothing is written).
+    `plan_only`: stop after printing the plan (nothing is written).
+    `resume`: "auto" (newest verified checkpoint, local or remote, else start fresh) or a checkpoint path.
+    Raises `Preempted` after a stop signal once the checkpoint is written.
     """
     from thrifty.models.load import load_model, load_tokenizer
     from thrifty.models.registry import resolve_model
     from thrifty.plan.for_run import one_line, plan_for_run
+    from thrifty.train.resume import plan_resume, resume_run_dir
 
-    run_dir = Path(config.output.dir) if config.output.dir else default_run_dir(config)
+    run_dir = resume_run_dir(config.output.dir, resume) or default_run_dir(config)
     if not plan_only:
+        if resume and (run_dir / SUMMARY).is_file() and not config.output.overwrite:
+            print(f"{run_dir} already finished; nothing to resume", file=sys.stderr)
+            return RunResult(run_dir, json.loads((run_dir / SUMMARY).read_text()), None, None, None)
         check_run_dir(run_dir, config.output.overwrite)
+    config = config.model_copy(update={"output": config.output.model_copy(update={"dir": str(run_dir)})})
+    resume_plan = None if plan_only else plan_resume(config, run_dir, resume, resume_force)
     precision = resolve_precision(config.train.precision)
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
     data = prepare_data(config.data, tokenizer, config.train.seed)
     report_data(data, config)
-    plan = plan_for_run(config, model_path, data, precision, device_name())
-    print(one_line(plan), file=sys.stderr)
+    cost_plan = plan_for_run(config, model_path, data, precision, device_name())
+    print(one_line(cost_plan), file=sys.stderr)
     if plan_only:
-        return RunResult(run_dir, {"plan": plan}, None, tokenizer, data)
+        return RunResult(run_dir, {"plan": cost_plan}, None, tokenizer, data)
     rss_before = peak_memory_bytes()
     model = build_model(load_model(model_path, config.model), config)
 
     if config.output.overwrite and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = config.model_copy(update={"output": config.output.model_copy(update={"dir": str(run_dir)})})
     write_resolved(config, run_dir / "config.yaml")
+    reset_run_files(run_dir, resume_plan.checkpoint)
 
     trainer, metrics = build_trainer(model, tokenizer, data, config, precision, run_dir, progress)
-    started = datetime.now(UTC)
-    before = trainer.evaluate()["eval_loss"]
-    t0 = time.perf_counter()
-    output = trainer.train()
-    train_seconds = time.perf_counter() - t0
+    metrics.history = read_metrics(run_dir)
+    output, before, train_seconds, started, stats = train_guarded(trainer, config, run_dir, resume_plan)
     after = trainer.evaluate()["eval_loss"]
 
     save_outputs(trainer.model, tokenizer, run_dir)
@@ -87,8 +99,9 @@ def train(config: RunConfig, progress: bool = True, plan_only: bool = False) -> 
         config, model_path, trainer, data, precision, before, after, train_seconds, started
     )
     summary["train_loss"] = output.training_loss
-    summary.update(planned_vs_measured(plan, summary, rss_before))
+    summary.update(planned_vs_measured(cost_plan, summary, rss_before))
     summary["metrics_logged"] = len(metrics.history)
+    summary.update(stats)
     write_json_atomic(run_dir / SUMMARY, summary)
     return RunResult(run_dir, summary, trainer.model, tokenizer, data)
 
@@ -109,6 +122,53 @@ def planned_vs_measured(plan: dict[str, Any], summary: dict[str, Any], rss_befor
         flops_done = plan["flops"] * summary["train_tokens"] / max(plan["tokens"], 1)
         out["achieved_mfu"] = flops_done / (summary["wall_seconds"] * cpu_peak_flops(summary["precision"]))
     return out
+
+
+def train_guarded(trainer, config: RunConfig, run_dir: Path, plan):
+    """Evaluate before, then `trainer.train()` under checkpoints, signal handlers, the poller and uploads.
+
+    Returns (train output, eval loss before, training seconds over all segments, start time, summary
+    fields); raises `Preempted` when a stop was requested.
+    """
+    from thrifty.train.guard import Guard
+
+    saved = plan.state or {}
+    started = datetime.fromisoformat(saved["started_at"]) if "started_at" in saved else datetime.now(UTC)
+    costs = {"started_at": started.isoformat(), "resumes": saved.get("resumes", -1) + 1}
+    t0 = time.perf_counter()
+
+    def counters() -> dict[str, Any]:  # cost counters as of now, stored in every checkpoint
+        elapsed = saved.get("train_seconds", 0.0) + time.perf_counter() - t0
+        return {**costs, "train_seconds": elapsed, "model": config.model.name, "method": config.method.name}
+
+    guard = Guard(config, run_dir, plan, trainer, counters)
+    with guard:
+        before = saved["eval_loss_before"] if "eval_loss_before" in saved else trainer.evaluate()["eval_loss"]
+        costs["eval_loss_before"] = before
+        t0 = time.perf_counter()  # training seconds exclude the evaluation before
+        output = trainer.train(resume_from_checkpoint=str(plan.checkpoint) if plan.checkpoint else None)
+        train_seconds = counters()["train_seconds"]
+    guard.raise_if_stopped(trainer.state.global_step)
+    stats = {"resumed_from_step": plan.step, "resumes": costs["resumes"], **guard.stats()}
+    return output, before, train_seconds, started, stats
+
+
+def reset_run_files(run_dir: Path, checkpoint: Path | None) -> None:
+    """metrics.jsonl as of the checkpoint (so lines logged after it, lost with the run, never repeat),
+    and no temporary checkpoint folders left by a killed run."""
+    from thrifty.train.checkpoint import METRICS
+
+    path = run_dir / METRICS
+    if checkpoint is not None and (checkpoint / METRICS).is_file():
+        shutil.copyfile(checkpoint / METRICS, path)
+    else:
+        path.unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "trainer", ignore_errors=True)  # HF's temporary checkpoint folders
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
 
 
 def report_data(data: PreparedData, config: RunConfig) -> None:

@@ -1,0 +1,68 @@
+"""`thrifty launch skypilot`: a SkyPilot task YAML for a managed (spot) job that survives preemption.
+
+SkyPilot's managed jobs relaunch the task on a new machine after a preemption; inside, `thrifty run`
+resumes after crashes. Checkpoints go to a bucket mounted at /checkpoints through `checkpoint.remote`
+(file:// on the mount), whose manifest-last upload keeps a half-copied checkpoint from being taken even
+though bucket mounts have no atomic rename.
+"""
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from thrifty.cli import TRAIN_FLAGS, split_config_args
+from thrifty.errors import UserError
+
+CONFIG_ON_VM = "/thrifty/config.yaml"
+MOUNT = "/checkpoints"
+RUN_ON_VM = "/thrifty/run"  # local disk on the VM; the mount is only the remote copy
+HEADER = "# SkyPilot managed job written by `thrifty launch skypilot`. Launch: sky jobs launch THIS_FILE\n"
+
+
+def task_name(config_path: str | None) -> str:
+    stem = Path(config_path).stem if config_path else "run"
+    return "thrifty-" + re.sub(r"[^a-z0-9-]+", "-", stem.lower()).strip("-")
+
+
+def skypilot_task(args: argparse.Namespace) -> dict[str, Any]:
+    config_path, overrides = split_config_args(args.args)
+    if not args.bucket:
+        raise UserError(
+            "--bucket is needed: checkpoints must outlive the spot machine (e.g. s3://my-bucket/thrifty)"
+        )
+    name = task_name(config_path)
+    command = ["thrifty", "run"] + ([CONFIG_ON_VM] if config_path else []) + overrides
+    for flag in TRAIN_FLAGS:
+        value = getattr(args, flag)
+        if value is not None and flag != "output":
+            command += ["--" + flag.replace("_", "-"), str(value)]
+    command += [
+        f"output.dir={RUN_ON_VM}",
+        f"checkpoint.remote=file://{MOUNT}/{name}",
+        "--restarts",
+        str(args.restarts),
+        "--no-progress",
+    ]
+    resources: dict[str, Any] = {"accelerators": args.accelerators, "use_spot": bool(args.spot)}
+    if args.spot:
+        # Relaunch elsewhere on preemption; user-code failures are retried a few times too.
+        resources["job_recovery"] = {"strategy": "EAGER_NEXT_REGION", "max_restarts_on_errors": 3}
+    file_mounts: dict[str, Any] = {MOUNT: {"source": args.bucket, "mode": "MOUNT"}}
+    if config_path:
+        file_mounts[CONFIG_ON_VM] = str(Path(config_path).resolve())
+    return {
+        "name": name,
+        "resources": resources,
+        "file_mounts": file_mounts,
+        "setup": "pip install thrifty",
+        "run": " ".join(command),
+    }
+
+
+def write_task(args: argparse.Namespace, path: str) -> Path:
+    out = Path(path)
+    out.write_text(HEADER + yaml.safe_dump(skypilot_task(args), sort_keys=False), encoding="utf-8")
+    return out

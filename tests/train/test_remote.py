@@ -1,0 +1,127 @@
+"""Remote sync against a real S3-compatible server on loopback (moto's server mode) with the real s3fs client."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.train.conftest import PLAIN, assert_same_run, signal_at, train_args
+from thrifty.cli import main
+from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR
+from thrifty.train.remote import Remote, Uploader
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """moto's S3 server on 127.0.0.1 (a free port), with dummy credentials that every client here inherits."""
+    from moto.server import ThreadedMotoServer
+
+    patch = pytest.MonkeyPatch()
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        patch.setenv(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    patch.undo()
+
+
+@pytest.fixture
+def bucket(s3_endpoint, request) -> str:
+    import s3fs
+
+    name = "thrifty-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    s3fs.S3FileSystem(endpoint_url=s3_endpoint).mkdir(name)
+    return name
+
+
+def remote_config(tmp_path: Path, url: str, endpoint: str) -> Path:
+    """Endpoint options go in a config file, as a user pointing at MinIO or R2 would write them."""
+    path = tmp_path / "remote.yaml"
+    path.write_text(
+        yaml.safe_dump({"checkpoint": {"remote": url, "remote_options": {"endpoint_url": endpoint}}})
+    )
+    return path
+
+
+def test_preempted_run_resumes_from_s3_after_the_local_folder_is_gone(
+    tiny_model, faq_file, reference, tmp_path, s3_endpoint, bucket
+):
+    import s3fs
+
+    url = f"s3://{bucket}/runs/legal"
+    out = tmp_path / "run"
+    args = train_args(tiny_model, faq_file, out, PLAIN)
+    args.insert(1, str(remote_config(tmp_path, url, s3_endpoint)))  # thrifty train CONFIG --flags overrides
+    stopped = signal_at(5, "SIGTERM", "step", args)
+    assert stopped.returncode == EXIT_PREEMPTED, stopped.stderr[-2000:]
+
+    fs = s3fs.S3FileSystem(endpoint_url=s3_endpoint)
+    names = sorted(p.rsplit("/", 1)[-1] for p in fs.ls(f"{bucket}/runs/legal/checkpoints"))
+    assert names == ["step-000003", "step-000005"]  # both uploaded before the exit; retention keeps 2
+    manifest = json.loads(fs.cat(f"{bucket}/runs/legal/checkpoints/step-000005/manifest.json"))
+    assert set(manifest["files"]) >= {"adapter_model.safetensors", "optimizer.pt", "thrifty_state.pt"}
+
+    shutil.rmtree(out)  # a new machine: nothing local
+    assert main(args + ["--resume", "auto"]) == 0
+    assert json.loads((out / "summary.json").read_text())["resumed_from_step"] == 5
+    assert_same_run(reference["plain"], out)
+
+
+def test_half_uploaded_checkpoint_is_never_taken(tmp_path, s3_endpoint, bucket):
+    remote = Remote(f"s3://{bucket}/run", {"endpoint_url": s3_endpoint})
+    remote.check()
+    remote.fs.pipe(f"{bucket}/run/checkpoints/step-000009/optimizer.pt", b"partial")  # no manifest yet
+    assert remote.steps() == []
+
+
+def test_unreachable_remote_is_one_line_exit_2_and_nothing_deleted(tiny_model, faq_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = train_args(tiny_model, faq_file, out, PLAIN, steps=3)
+    assert main(args) == 0
+    (out / "summary.json").unlink()
+    capsys.readouterr()
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    config = tmp_path / "bad.yaml"
+    fast_fail = {"config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2}}
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "checkpoint": {
+                    "remote": "s3://nowhere/run",
+                    "remote_options": {"endpoint_url": "http://127.0.0.1:9", **fast_fail},
+                }
+            }
+        )
+    )
+    assert main([args[0], str(config), *args[1:], "--resume", "auto"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unreachable" in err and "s3://nowhere/run" in err
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+def test_file_remote_upload_mirrors_local_retention(tmp_path):
+    from tests.train.test_checkpoint import make_checkpoint
+    from thrifty.train.checkpoint import prune
+
+    run = tmp_path / "run"
+    remote = Remote(f"file://{tmp_path / 'remote'}")
+    remote.check()
+    uploader = Uploader(remote, run)
+    for step in (1, 2, 3):
+        folder = make_checkpoint(run, step)
+        prune(run, keep_last=2, keep_best=0, protect=uploader.pending() | {folder})
+        uploader.submit(folder)
+    uploader.close(timeout=30)
+    assert uploader.failures == []
+    assert remote.steps() == [3, 2]
+    shutil.rmtree(run / "checkpoints")
+    downloaded = remote.download(3, run)
+    assert downloaded == run / "checkpoints" / "step-000003"
