@@ -3,19 +3,30 @@
 from thrifty.methods import register
 
 
+def lora_config(
+    rank: int, alpha: float, dropout: float, targets, use_rslora: bool = False, use_dora: bool = False
+):
+    """The peft LoraConfig thrifty trains with; the planner builds the same one to count parameters."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        task_type="CAUSAL_LM",
+        r=rank,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=targets,
+        use_rslora=use_rslora,
+        use_dora=use_dora,
+    )
+
+
 @register("lora")
 def apply_lora(model, config):
     """Wrap `model` with peft LoRA adapters; only the adapters train."""
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
-    peft_config = LoraConfig(
-        task_type="CAUSAL_LM",
-        r=config.rank,
-        lora_alpha=config.alpha,
-        lora_dropout=config.dropout,
-        target_modules=config.target_modules,
-        use_rslora=config.use_rslora,
-        use_dora=config.use_dora,
+    peft_config = lora_config(
+        config.rank, config.alpha, config.dropout, config.target_modules, config.use_rslora, config.use_dora
     )
     try:
         return get_peft_model(model, peft_config)

@@ -79,17 +79,18 @@ def apply_method(model, method: MethodSpec):
 
 
 def peft_config(method: MethodSpec):
-    from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptTuningConfig
+    from peft import IA3Config, PrefixTuningConfig, PromptTuningConfig
 
     if method.name in ("lora", "dora", "rslora", "qlora", "lora8bit"):
-        return LoraConfig(
-            r=method.rank,
-            lora_alpha=method.alpha,
-            lora_dropout=method.dropout,
-            target_modules=method.targets,
-            use_dora=method.name == "dora",
+        from thrifty.methods.lora import lora_config
+
+        return lora_config(
+            method.rank,
+            method.alpha,
+            method.dropout,
+            method.targets,
             use_rslora=method.name == "rslora",
-            task_type="CAUSAL_LM",
+            use_dora=method.name == "dora",
         )
     if method.name == "ia3":
         return IA3Config(task_type="CAUSAL_LM")
