@@ -44,16 +44,16 @@ def build_tokenizer(chat_template: str | None = CHATML):
     return fast
 
 
-def save_tiny_model(folder: Path, chat_template: str | None = CHATML) -> Path:
-    """A 2-layer random Llama (hidden 32) plus tokenizer, saved as safetensors."""
+def save_tiny_model(folder: Path, chat_template: str | None = CHATML, hidden: int = 32) -> Path:
+    """A 2-layer random Llama (hidden 32 by default) plus tokenizer, saved as safetensors."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = build_tokenizer(chat_template)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
@@ -85,6 +85,12 @@ def thrifty_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     return save_tiny_model(tmp_path_factory.mktemp("tiny-chat"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_wide(tmp_path_factory) -> Path:
+    """Hidden 64: the smallest width bitsandbytes' 4-bit blocks quantize on CPU."""
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-wide"), hidden=64)
 
 
 @pytest.fixture(scope="session")

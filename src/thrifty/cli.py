@@ -148,9 +148,10 @@ def cmd_config_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    from thrifty.methods import method_names
+    from thrifty.methods import get_method, method_names
 
-    print("\n".join(method_names()))
+    for name in method_names():
+        print(f"{name:10} {get_method(name).description}")
     return 0
 
 

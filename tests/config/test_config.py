@@ -42,7 +42,7 @@ def test_invalid_values_name_the_field(override, field):
 
 
 def test_unknown_method_lists_choices():
-    with pytest.raises(UserError, match="choose one of: lora"):
+    with pytest.raises(UserError, match="choose one of: dora, freeze, full, ia3, lora, lora8bit"):
         load_config(None, ["method.name=nonsense"])
 
 

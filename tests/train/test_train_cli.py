@@ -227,9 +227,20 @@ def test_console_script_exit_code_and_no_traceback(tmp_path, tiny_model):
         ["train.precision=bf16"],
         ["train.lr_scheduler=linear", "train.weight_decay=0.01", "train.max_grad_norm=0.5"],
         ["train.group_by_length=true", "train.optimizer=sgd"],
+        ["train.optimizer=adamw_bnb_8bit"],
+        ["train.optimizer=paged_adamw_8bit"],
         ["method.use_dora=true", "method.use_rslora=true"],
     ],
-    ids=["checkpointing", "accumulation", "bf16", "schedule", "grouped-sgd", "dora-rslora"],
+    ids=[
+        "checkpointing",
+        "accumulation",
+        "bf16",
+        "schedule",
+        "grouped-sgd",
+        "adamw-8bit",
+        "paged-8bit",
+        "dora-rslora",
+    ],
 )
 def test_training_options_run(options, tiny_model, alpaca_file, tmp_path):
     out = tmp_path / "run"

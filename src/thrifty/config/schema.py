@@ -37,7 +37,11 @@ class ModelConfig(Section):
 
 
 class MethodConfig(Section):
-    name: str = Field("lora", description="Fine-tuning method (see `thrifty methods`): lora.")
+    name: str = Field(
+        "lora",
+        description="Fine-tuning method (`thrifty methods` describes each): lora, rslora, dora, qlora, lora8bit, "
+        "ia3, prefix, prompt, ptuning, freeze, full, scratch.",
+    )
     rank: int = Field(16, gt=0, description="LoRA rank r: size of the low-rank update. 8-64 is typical.")
     alpha: float = Field(
         32.0, gt=0, description="LoRA alpha: the update is scaled by alpha/r (alpha/sqrt(r) with rsLoRA)."
@@ -54,6 +58,14 @@ class MethodConfig(Section):
     use_dora: bool = Field(
         False, description="DoRA: learn a magnitude vector beside the LoRA direction update."
     )
+    trainable_layers: int = Field(2, gt=0, description="freeze: train only the last N decoder layers.")
+    trainable_modules: list[str] | None = Field(
+        None, description="freeze: train these modules instead (names or name endings, e.g. [lm_head, norm])."
+    )
+    num_virtual_tokens: int = Field(
+        20, gt=0, description="prefix / prompt / ptuning: learned virtual tokens."
+    )
+    encoder_hidden_size: int = Field(128, gt=0, description="ptuning: hidden size of the prompt encoder MLP.")
 
     @field_validator("name")
     @classmethod
@@ -131,8 +143,12 @@ class TrainConfig(Section):
         0.05, ge=0, lt=1, description="Share of the steps spent warming the learning rate up."
     )
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm; 0 disables clipping.")
-    optimizer: Literal["adamw_torch", "adamw_torch_fused", "sgd", "adafactor"] = Field(
-        "adamw_torch", description="Optimizer (a Trainer optimizer name)."
+    optimizer: Literal[
+        "adamw_torch", "adamw_torch_fused", "adamw_bnb_8bit", "paged_adamw_8bit", "sgd", "adafactor"
+    ] = Field(
+        "adamw_torch",
+        description="Optimizer: adamw_torch, adamw_torch_fused, adamw_bnb_8bit (8-bit states, 1/4 of the memory), "
+        "paged_adamw_8bit (8-bit, pages to CPU under memory pressure on CUDA), sgd, adafactor.",
     )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto",

@@ -1,4 +1,4 @@
-"""LoRA (and its rsLoRA / DoRA variants) through peft."""
+"""LoRA and its variants through peft: rsLoRA, DoRA, and LoRA on a 4-bit (QLoRA) or 8-bit base."""
 
 from thrifty.methods import register
 
@@ -20,18 +20,55 @@ def lora_config(
     )
 
 
-@register("lora")
-def apply_lora(model, config):
-    """Wrap `model` with peft LoRA adapters; only the adapters train."""
+def _wrap(model, config, use_rslora: bool, use_dora: bool):
     from peft import get_peft_model
 
+    from thrifty.errors import UserError
+
     peft_config = lora_config(
-        config.rank, config.alpha, config.dropout, config.target_modules, config.use_rslora, config.use_dora
+        config.rank, config.alpha, config.dropout, config.target_modules, use_rslora, use_dora
     )
     try:
         return get_peft_model(model, peft_config)
     except ValueError as exc:
-        # peft raises ValueError for target modules that match nothing; name them for the user.
-        from thrifty.errors import UserError
+        # peft raises ValueError for target modules that match nothing: name the ones the model has.
+        import torch
 
-        raise UserError(f"method.target_modules: {exc}") from None
+        names = sorted({n.split(".")[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+        raise UserError(
+            f"method.target_modules={config.target_modules}: {str(exc).splitlines()[0]}; "
+            f"this model has: {', '.join(names)}"
+        ) from None
+
+
+@register("lora", "Low-rank adapters on the chosen linear layers (peft LoRA).")
+def apply_lora(model, config):
+    return _wrap(model, config, config.use_rslora, config.use_dora)
+
+
+@register("rslora", "LoRA scaled by alpha/sqrt(r), so high ranks keep learning.")
+def apply_rslora(model, config):
+    return _wrap(model, config, True, config.use_dora)
+
+
+@register("dora", "Weight-decomposed LoRA: a learned magnitude beside the low-rank direction.")
+def apply_dora(model, config):
+    return _wrap(model, config, config.use_rslora, True)
+
+
+def _kbit(model, config):
+    from peft import prepare_model_for_kbit_training
+
+    # Casts norms to fp32 and enables input gradients so adapters train on a frozen quantized base.
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    return _wrap(model, config, config.use_rslora, config.use_dora)
+
+
+@register("qlora", "LoRA on a 4-bit NF4 base with double quantization (bitsandbytes).", quantization="nf4")
+def apply_qlora(model, config):
+    return _kbit(model, config)
+
+
+@register("lora8bit", "LoRA on an 8-bit (LLM.int8) base (bitsandbytes).", quantization="int8")
+def apply_lora8bit(model, config):
+    return _kbit(model, config)

@@ -23,20 +23,49 @@ def load_tokenizer(path: str, config: ModelConfig):
     return tokenizer
 
 
-def load_model(path: str, config: ModelConfig):
-    from transformers import AutoModelForCausalLM
+def load_model(path: str, config: ModelConfig, quantization: str | None = None, random_init: bool = False):
+    """The base model: pretrained weights (optionally 4/8-bit through bitsandbytes) or, for training
+    from scratch, the same architecture randomly initialised (seed it before calling)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
 
+    common = {
+        "trust_remote_code": config.trust_remote_code,
+        "attn_implementation": config.attn_implementation,
+    }
     try:
+        if random_init:
+            arch = AutoConfig.from_pretrained(
+                path, revision=config.revision, trust_remote_code=config.trust_remote_code
+            )
+            return AutoModelForCausalLM.from_config(arch, dtype=DTYPES[config.dtype], **common)
+        extra = _quantized(quantization) if quantization else {}
         return AutoModelForCausalLM.from_pretrained(
             path,
             revision=config.revision,
             dtype=DTYPES[config.dtype],
-            trust_remote_code=config.trust_remote_code,
-            attn_implementation=config.attn_implementation,
             use_safetensors=True,
+            **common,
+            **extra,
         )
     except (OSError, ValueError) as exc:
         raise UserError(f"model {config.name!r}: cannot load it ({_first_line(exc)})") from None
+
+
+def _quantized(kind: str) -> dict:
+    from transformers import BitsAndBytesConfig
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # bitsandbytes >= 0.49 runs both on CPU too
+    compute = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    if kind == "nf4":
+        bnb = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute,
+        )
+    else:
+        bnb = BitsAndBytesConfig(load_in_8bit=True)
+    return {"quantization_config": bnb, "device_map": {"": device}}
 
 
 def _first_line(exc: Exception) -> str:

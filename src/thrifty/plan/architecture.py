@@ -9,11 +9,9 @@ dtypes only; nothing is computed or allocated).
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from thrifty.errors import UserError
 from thrifty.plan.spec import METHODS, MethodSpec  # noqa: F401  (re-exported)
 
 
@@ -59,59 +57,32 @@ def build_meta_model(config, method: MethodSpec, dtype: torch.dtype = torch.floa
 
 
 def apply_method(model, method: MethodSpec):
-    if method.name == "full":
-        return model
-    if method.name == "freeze":
-        return _freeze_all_but_last(model, method.trainable_layers)
-    from peft import get_peft_model
+    """The trainer's own method code (thrifty.methods), so planned and trained counts are the same."""
+    from thrifty.config.schema import MethodConfig
+    from thrifty.methods import get_method
 
-    try:
-        # Adapters in the model's dtype: under mixed precision autocast runs them in bf16/fp16 anyway, and
-        # fp32 adapters on a bf16 meta model would record fp32 copies that autocast never makes.
-        return get_peft_model(model, peft_config(method), autocast_adapter_dtype=False)
-    except ValueError as exc:
-        linear = sorted(
-            {n.split(".")[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
-        )
-        raise UserError(
-            f"--targets {method.targets}: {str(exc).splitlines()[0]}; this model has: {', '.join(linear)}"
-        ) from None
-
-
-def peft_config(method: MethodSpec):
-    from peft import IA3Config, PrefixTuningConfig, PromptTuningConfig
-
-    if method.name in ("lora", "dora", "rslora", "qlora", "lora8bit"):
-        from thrifty.methods.lora import lora_config
-
-        return lora_config(
-            method.rank,
-            method.alpha,
-            method.dropout,
-            method.targets,
-            use_rslora=method.name == "rslora",
-            use_dora=method.name == "dora",
-        )
-    if method.name == "ia3":
-        return IA3Config(task_type="CAUSAL_LM")
-    if method.name == "prefix":
-        return PrefixTuningConfig(num_virtual_tokens=method.virtual_tokens, task_type="CAUSAL_LM")
-    return PromptTuningConfig(num_virtual_tokens=method.virtual_tokens, task_type="CAUSAL_LM")
-
-
-def _freeze_all_but_last(model, n_layers: int):
-    layers = _decoder_layers(model)
-    keep = {id(p) for layer in layers[-n_layers:] for p in layer.parameters()}
+    config = MethodConfig(
+        name=method.name,
+        rank=method.rank,
+        alpha=method.alpha,
+        dropout=method.dropout,
+        target_modules=method.targets,
+        num_virtual_tokens=method.virtual_tokens,
+        trainable_layers=method.trainable_layers,
+        encoder_hidden_size=method.encoder_hidden_size,
+    )
+    dtype = next(model.parameters()).dtype
+    # On meta the base is never quantized: the k-bit methods' adapters are plain LoRA's.
+    apply = (
+        get_method("lora").apply if method.name in ("qlora", "lora8bit") else get_method(method.name).apply
+    )
+    model = apply(model, config)
+    # Adapters in the model's dtype: under mixed precision autocast runs them in bf16/fp16 anyway, and
+    # fp32 adapters on a bf16 meta model would record fp32 copies that autocast never makes.
     for param in model.parameters():
-        param.requires_grad = id(param) in keep
+        if param.dtype != dtype and param.is_floating_point():
+            param.data = param.data.to(dtype)
     return model
-
-
-def _decoder_layers(model) -> list[Any]:
-    for module in model.modules():
-        if isinstance(module, torch.nn.ModuleList) and len(module) > 0:
-            return list(module)
-    raise UserError("method freeze: cannot find the model's decoder layers")
 
 
 def count_params(base_config, method: MethodSpec) -> ParamCounts:

@@ -15,6 +15,8 @@ from thrifty.paths import thrifty_home
 # lower because small adapter matmuls and the frozen base waste cycles, QLoRA lower again (dequantize).
 DEFAULT_MFU = {
     "full": 0.40,
+    "scratch": 0.40,
+    "ptuning": 0.30,
     "freeze": 0.35,
     "lora": 0.30,
     "dora": 0.20,
@@ -44,7 +46,7 @@ def train_flops(
     Gradient checkpointing re-runs the forward: +2N per token.
     """
     n = base_params
-    weight_grads = 2 * n if method == "full" else 2 * trainable
+    weight_grads = 2 * n if method in ("full", "scratch") else 2 * trainable
     per_token = 2 * n + 2 * n + weight_grads
     heads = config.num_attention_heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads

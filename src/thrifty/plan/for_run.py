@@ -5,6 +5,9 @@ from typing import Any
 
 from thrifty.plan.spec import MethodSpec
 
+# Trainer optimizer name -> the planner's optimizer-state model (bytes per trainable parameter).
+PLAN_OPTIMIZER = {"sgd": "sgd", "adamw_bnb_8bit": "adamw8bit", "paged_adamw_8bit": "paged_adamw8bit"}
+
 
 def method_spec(method_config) -> MethodSpec:
     name = method_config.name
@@ -18,6 +21,9 @@ def method_spec(method_config) -> MethodSpec:
         alpha=method_config.alpha,
         targets=method_config.target_modules,
         dropout=method_config.dropout,
+        virtual_tokens=method_config.num_virtual_tokens,
+        trainable_layers=method_config.trainable_layers,
+        encoder_hidden_size=method_config.encoder_hidden_size,
     )
 
 
@@ -39,7 +45,7 @@ def plan_for_run(config, model_path: str, data, precision: str, device: str) -> 
         tokens=tokens,
         precision=precision,
         gradient_checkpointing=t.gradient_checkpointing,
-        optimizer="sgd" if t.optimizer == "sgd" else "adamw",
+        optimizer=PLAN_OPTIMIZER.get(t.optimizer, "adamw"),
         device="cpu" if device == "cpu" else "cuda",
         attention="sdpa",
     )

@@ -6,7 +6,7 @@ distribution strategy. Activations come from meta-device measurement (architectu
 """
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
@@ -70,8 +70,17 @@ def activation_profile(
 ) -> tuple[int, int]:
     """(bytes per decoder layer, bytes outside the layers) saved for one sequence of `seq_len` tokens."""
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    # freeze on the 1- and 2-layer copies: at most as many trainable layers as the copy has.
     one, two = (
-        saved_activation_bytes(_with_layers(config, n), method, 1, seq_len, dtype, attention) for n in (1, 2)
+        saved_activation_bytes(
+            _with_layers(config, n),
+            replace(method, trainable_layers=min(method.trainable_layers, n)),
+            1,
+            seq_len,
+            dtype,
+            attention,
+        )
+        for n in (1, 2)
     )
     return two - one, one - (two - one)
 
@@ -92,7 +101,9 @@ def estimate_memory(
     compute = COMPUTE_BYTES[s.precision]
     frozen_dtype = 4 if s.device == "cpu" else compute  # thrifty loads fp32 on CPUs and autocasts
     trainable_in_base = (
-        counts.base if method.name == "full" else (counts.trainable if method.name == "freeze" else 0)
+        counts.base
+        if method.name in ("full", "scratch")
+        else (counts.trainable if method.name == "freeze" else 0)
     )
     frozen = counts.base - trainable_in_base
     if s.quantization:
@@ -114,7 +125,7 @@ def estimate_memory(
         activations = (outside + layer_inputs + per_layer) * s.micro_batch
         if s.device == "cpu":
             activations = max(activations, CPU_CHECKPOINT_SHARE * full)
-    adapters = "no_adapters" if method.name in ("full", "freeze") else "adapters"
+    adapters = "no_adapters" if method.name in ("full", "scratch", "freeze") else "adapters"
     factor = CPU_ACTIVATION_FACTOR[adapters] if s.device == "cpu" else CUDA_ACTIVATION_FACTOR
     activations = int(activations * factor)
     loss_transient = s.micro_batch * s.seq_len * config.vocab_size * 4  # fp32 gradient of the logits

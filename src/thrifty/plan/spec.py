@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-PEFT_METHODS = ("lora", "dora", "rslora", "qlora", "lora8bit", "ia3", "prefix", "prompt")
-METHODS = ("full", "freeze", *PEFT_METHODS)
+PEFT_METHODS = ("lora", "dora", "rslora", "qlora", "lora8bit", "ia3", "prefix", "prompt", "ptuning")
+METHODS = ("full", "freeze", "scratch", *PEFT_METHODS)
 
 
 @dataclass
@@ -15,5 +15,6 @@ class MethodSpec:
     alpha: float = 32.0
     targets: list[str] | str = "all-linear"
     dropout: float = 0.05
-    virtual_tokens: int = 20  # prefix / prompt tuning
+    virtual_tokens: int = 20  # prefix / prompt / p-tuning
+    encoder_hidden_size: int = 128  # p-tuning's prompt encoder
     trainable_layers: int = 2  # freeze: train only the last N decoder layers

@@ -58,7 +58,7 @@ def train(
     `resume`: "auto" (newest verified checkpoint, local or remote, else start fresh) or a checkpoint path.
     Raises `Preempted` after a stop signal once the checkpoint is written.
     """
-    from thrifty.models.load import load_model, load_tokenizer
+    from thrifty.models.load import load_tokenizer
     from thrifty.models.registry import resolve_model
     from thrifty.plan.for_run import one_line, plan_for_run
     from thrifty.train.resume import plan_resume, resume_run_dir
@@ -81,7 +81,7 @@ def train(
     if plan_only:
         return RunResult(run_dir, {"plan": cost_plan}, None, tokenizer, data)
     rss_before = peak_memory_bytes()
-    model = build_model(load_model(model_path, config.model), config)
+    model = build_model(model_path, config)
 
     if config.output.overwrite and run_dir.exists():
         shutil.rmtree(run_dir)
@@ -188,15 +188,27 @@ def report_data(data: PreparedData, config: RunConfig) -> None:
         )
 
 
-def build_model(base: Any, config: RunConfig) -> Any:
+def build_model(model_path: str, config: RunConfig) -> Any:
+    """Load the base the way the method needs it (weights, 4/8-bit, or random) and adapt it."""
     import torch
 
-    from thrifty.methods import apply_method
+    from thrifty.methods import get_method
+    from thrifty.models.load import load_model
 
-    torch.manual_seed(config.train.seed)  # adapter initialisation is part of what the seed fixes
+    method = get_method(config.method.name)
+    torch.manual_seed(config.train.seed)  # random init and adapter init are part of what the seed fixes
+    base = load_model(model_path, config.model, method.quantization, method.random_init)
     if config.train.gradient_checkpointing:
         base.config.use_cache = False
-    return apply_method(base, config.method)
+    return method.apply(base, config.method)
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """(trainable, total); peft's own count includes virtual-token embeddings and 4-bit packing."""
+    if hasattr(model, "get_nb_trainable_parameters"):
+        return model.get_nb_trainable_parameters()
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
 def build_trainer(
@@ -262,11 +274,17 @@ def build_trainer(
 
 
 def save_outputs(model, tokenizer, run_dir: Path) -> None:
-    """Adapter in standard PEFT format plus the tokenizer, each renamed into place when complete."""
-    for name, obj in (("adapter", model), ("tokenizer", tokenizer)):
+    """The adapter in standard PEFT format (`adapter/`), or the whole model for methods that train
+    base weights (`model/`, safetensors), plus the tokenizer; each renamed into place when complete."""
+    from peft import PeftModel
+
+    weights = "adapter" if isinstance(model, PeftModel) else "model"
+    for name, obj in ((weights, model), ("tokenizer", tokenizer)):
         tmp, final = run_dir / f"{name}.tmp", run_dir / name
         shutil.rmtree(tmp, ignore_errors=True)
         obj.save_pretrained(str(tmp))
+        if name == "model":
+            tokenizer.save_pretrained(str(tmp))  # a whole model folder loads on its own (--model RUN/model)
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
     shutil.rmtree(run_dir / "trainer", ignore_errors=True)
@@ -288,7 +306,7 @@ def build_summary(
 
     import thrifty
 
-    trainable, total = trainer.model.get_nb_trainable_parameters()
+    trainable, total = count_parameters(trainer.model)
     tokens = int(trainer.state.num_input_tokens_seen)
     return {
         "model": config.model.name,

@@ -1,0 +1,12 @@
+"""IA3: learned rescaling vectors on keys, values and the feed-forward activations (peft)."""
+
+from thrifty.methods import register
+
+
+@register(
+    "ia3", "IA3: learned vectors rescale keys, values and feed-forward activations (fewest parameters)."
+)
+def apply_ia3(model, config):
+    from peft import IA3Config, get_peft_model
+
+    return get_peft_model(model, IA3Config(task_type="CAUSAL_LM"))
