@@ -118,6 +118,31 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return run_plan(args)
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from thrifty.compare.runner import Budget, compare, parse_strategies
+
+    strategies = parse_strategies(args.strategies)
+    for name in ("budget_steps", "budget_minutes", "budget_dollars"):
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(args, name)})")
+    config = config_from_args(args)
+    _quiet()
+    from thrifty.compare.report import write_report
+
+    out = Path(args.output or "runs/compare")
+    budget = Budget(args.budget_steps, args.budget_minutes, args.budget_dollars, args.gpu)
+    results = compare(config, strategies, budget, out, args.same_lr, progress=not args.no_progress)
+    report = write_report(results, out, args.gpu)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(report["recommendation"].replace("**", ""))
+        print(f"report: {out / 'report.md'} and {out / 'report.html'}")
+    return 0
+
+
 def cmd_models_pull(args: argparse.Namespace) -> int:
     _quiet()
     from thrifty.models.registry import pull_model
@@ -256,6 +281,26 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_arguments(plan)
     plan.set_defaults(func=cmd_plan)
 
+    comp = verbs.add_parser(
+        "compare",
+        help="Train several strategies on the same data and budget; report quality, time, memory, dollars.",
+        description="Runs each strategy (a method name) with the same data, split, seed and budget, one after "
+        "another, and writes report.md/report.html with plots and a recommendation into --output.",
+    )
+    add_train_arguments(comp)
+    comp.add_argument("--strategies", help="Comma-separated methods (default: scratch,full,lora,qlora).")
+    comp.add_argument("--budget-steps", type=int, help="Optimizer steps per strategy.")
+    comp.add_argument("--budget-minutes", type=float, help="Training minutes per strategy.")
+    comp.add_argument("--budget-dollars", type=float, help="Dollars per strategy at --gpu's cheapest price.")
+    comp.add_argument("--gpu", help="Price the runs on this GPU (e.g. rtx4090).")
+    comp.add_argument(
+        "--same-lr",
+        action="store_true",
+        help="Use the configured learning rate for full/freeze/scratch too (default: 1/10 of it).",
+    )
+    comp.add_argument("--json", action="store_true", help="Print the table and recommendation as JSON.")
+    comp.set_defaults(func=cmd_compare)
+
     models = verbs.add_parser("models", help="Bundled models: pull and list.")
     models_verbs = models.add_subparsers(dest="models_verb", required=True, metavar="ACTION")
     pull = models_verbs.add_parser("pull", help="Install and cache a bundled model.")
@@ -288,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     # Overrides may come after flags (`--max-steps 3 train.seed=1`), which argparse leaves unparsed.
     args, extra = parser.parse_known_args(argv)
     if extra and (
-        args.verb not in ("train", "run", "launch") or any("=" not in x or x.startswith("-") for x in extra)
+        args.verb not in ("train", "run", "launch", "compare")
+        or any("=" not in x or x.startswith("-") for x in extra)
     ):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:

@@ -165,6 +165,9 @@ class TrainConfig(Section):
         gt=0,
         description="Evaluate every N steps; the held-out set is always evaluated before and after.",
     )
+    max_minutes: float | None = Field(
+        None, gt=0, description="Stop after this many minutes of training (a time or dollar budget)."
+    )
     early_stopping_patience: int | None = Field(
         None,
         gt=0,

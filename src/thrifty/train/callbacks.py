@@ -75,3 +75,18 @@ class ProgressCallback(TrainerCallback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class TimeLimitCallback(TrainerCallback):
+    """Stops training once `seconds` of training time have passed (checked after each optimizer step)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._start = 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.perf_counter() - self._start >= self.seconds:
+            control.should_training_stop = True

@@ -16,6 +16,7 @@ SAFE_PREFIXES = (
     "output.",
     "checkpoint.",
     "train.max_steps",
+    "train.max_minutes",
     "train.epochs",
     "train.logging_steps",
     "train.eval_every_steps",

@@ -114,6 +114,7 @@ def planned_vs_measured(plan: dict[str, Any], summary: dict[str, Any], rss_befor
         "predicted_peak_memory_bytes": plan["peak_memory_bytes"],
         "predicted_seconds": plan["predicted_seconds"],
         "predicted_flops": plan["flops"],
+        "predicted_tokens": plan["tokens"],
         "plan_mfu": plan["mfu"],
     }
     if summary["device"] == "cpu":
@@ -260,6 +261,10 @@ def build_trainer(
     callbacks = [metrics] + ([ProgressCallback()] if progress else [])
     if t.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+    if t.max_minutes:
+        from thrifty.train.callbacks import TimeLimitCallback
+
+        callbacks.append(TimeLimitCallback(t.max_minutes * 60))
     trainer = Trainer(
         model=model,
         args=args,

@@ -1,0 +1,206 @@
+"""The comparison report: a table (Markdown and HTML), two PNG plots and a recommendation."""
+
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+COLUMNS = (
+    "strategy",
+    "status",
+    "eval loss",
+    "perplexity",
+    "eval loss before",
+    "trainable params",
+    "peak memory GiB",
+    "tokens/s",
+    "wall s",
+    "steps",
+    "$",
+)
+
+
+def rows(results: list[dict[str, Any]], gpu: str | None) -> list[dict[str, Any]]:
+    """One flat row per strategy; dollars on `gpu` when one is given."""
+    from thrifty.compare.dollars import run_dollars
+
+    out = []
+    for r in results:
+        row: dict[str, Any] = {"strategy": r["strategy"], "status": r["status"], "error": r.get("error")}
+        if r["status"] == "ok":
+            s = r["summary"]
+            row.update(
+                {
+                    "eval loss": s["eval_loss_after"],
+                    "perplexity": s["perplexity_after"],
+                    "eval loss before": s["eval_loss_before"],
+                    "trainable params": s["trainable_params"],
+                    "peak memory GiB": s["peak_memory_bytes"] / 2**30,
+                    "tokens/s": s["tokens_per_second"],
+                    "wall s": s["wall_seconds"],
+                    "steps": s["steps"],
+                }
+            )
+            row["$"] = run_dollars(s, r["strategy"], gpu)["usd"] if gpu else None
+        out.append(row)
+    return out
+
+
+def pareto(table: list[dict[str, Any]]) -> list[str]:
+    """Strategies no other beats on both eval loss and dollars (wall seconds without a GPU price)."""
+    ok = [r for r in table if r["status"] == "ok"]
+    cost = "$" if ok and ok[0]["$"] is not None else "wall s"
+    front = []
+    for r in ok:
+        dominated = any(
+            o[cost] <= r[cost]
+            and o["eval loss"] <= r["eval loss"]
+            and (o[cost] < r[cost] or o["eval loss"] < r["eval loss"])
+            for o in ok
+        )
+        if not dominated:
+            front.append(r["strategy"])
+    return front
+
+
+def recommend(table: list[dict[str, Any]], gpu: str | None) -> str:
+    ok = [r for r in table if r["status"] == "ok"]
+    if not ok:
+        return "No strategy finished; see the errors in the table."
+    cost = "$" if gpu else "wall s"
+    best = min(ok, key=lambda r: r["eval loss"])
+    front = [r for r in ok if r["strategy"] in pareto(table)]
+    # Within 2% of the best held-out loss, take the cheapest: the difference is below run-to-run noise.
+    near = [r for r in front if r["eval loss"] <= best["eval loss"] * 1.02]
+    pick = min(near, key=lambda r: r[cost])
+    unit = f"${pick['$']:.3g} on {gpu}" if gpu else f"{pick['wall s']:.0f} s here"
+    text = (
+        f"Use **{pick['strategy']}**: held-out eval loss {pick['eval loss']:.4f} (perplexity "
+        f"{pick['perplexity']:.2f}) for {unit}, training {pick['trainable params']:,} parameters with a peak of "
+        f"{pick['peak memory GiB']:.2f} GiB."
+    )
+    if pick is not best:
+        text += (
+            f" {best['strategy']} reached {best['eval loss']:.4f}, within 2%, at "
+            f"{best[cost] / max(pick[cost], 1e-12):.1f}x the cost."
+        )
+    scratch = next((r for r in ok if r["strategy"] == "scratch"), None)
+    if scratch and pick["strategy"] != "scratch":
+        text += (
+            f" Starting from the pretrained model beats training from scratch by "
+            f"{scratch['eval loss'] - pick['eval loss']:.2f} nats of eval loss on the same budget."
+        )
+    failed = [r["strategy"] for r in table if r["status"] != "ok"]
+    if failed:
+        text += f" Failed: {', '.join(failed)} (see the table)."
+    return text
+
+
+def _fmt(value: Any, column: str = "") -> str:
+    if value is None:
+        return "-"
+    if column == "$":
+        return f"{value:.3g}"  # tiny runs cost fractions of a cent
+    if isinstance(value, float):
+        return f"{value:,.4f}" if abs(value) < 100 else f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def plot_losses(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in results:
+        if r["status"] == "ok" and r.get("loss_curve"):
+            steps, losses = zip(*r["loss_curve"], strict=True)
+            ax.plot(steps, losses, label=r["strategy"])
+    ax.set(xlabel="optimizer step", ylabel="training loss", title="Training loss by strategy")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_pareto(table: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in table if r["status"] == "ok"]
+    cost = "$" if ok and ok[0]["$"] is not None else "wall s"
+    front = sorted((r for r in ok if r["strategy"] in pareto(table)), key=lambda r: r[cost])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in ok:
+        ax.scatter(r[cost], r["eval loss"], s=40)
+        ax.annotate(r["strategy"], (r[cost], r["eval loss"]), textcoords="offset points", xytext=(5, 5))
+    if front:
+        ax.plot(
+            [r[cost] for r in front],
+            [r["eval loss"] for r in front],
+            "--",
+            color="gray",
+            label="Pareto frontier",
+        )
+        ax.legend()
+    ax.set(
+        xlabel="dollars on the chosen GPU" if cost == "$" else "wall seconds here",
+        ylabel="held-out eval loss",
+        title="Quality against cost (lower-left is better)",
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(results: list[dict[str, Any]], out: Path, gpu: str | None) -> dict[str, Any]:
+    """report.md, report.html, loss_curves.png, quality_vs_cost.png; returns the table and advice."""
+    table = rows(results, gpu)
+    advice = recommend(table, gpu)
+    plot_losses(results, out / "loss_curves.png")
+    plot_pareto(table, out / "quality_vs_cost.png")
+    front = pareto(table)
+    cells = [
+        [_fmt(r.get(c), c) + (" *" if c == "strategy" and r["strategy"] in front else "") for c in COLUMNS]
+        for r in table
+    ]
+    errors = [f"- {r['strategy']}: {r['error']}" for r in table if r.get("error")]
+    md = [
+        "# Strategy comparison",
+        "",
+        advice,
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+        *("| " + " | ".join(c) + " |" for c in cells),
+        "",
+        "\\* on the Pareto frontier of eval loss against cost."
+        + (f" Dollars: cheapest listed {gpu}." if gpu else ""),
+        "",
+        *errors,
+        "",
+        "![loss curves](loss_curves.png)",
+        "",
+        "![quality against cost](quality_vs_cost.png)",
+        "",
+    ]
+    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    page = (
+        f"<!doctype html><meta charset=utf-8><title>thrifty compare</title><h1>Strategy comparison</h1>"
+        f"<p>{html.escape(advice).replace('**', '')}</p><table border=1 cellpadding=4><tr>{head}</tr>{body}"
+        f"</table><p>* on the Pareto frontier.</p>{''.join(f'<p>{html.escape(e)}</p>' for e in errors)}"
+        f"<img src=loss_curves.png><img src=quality_vs_cost.png>"
+    )
+    (out / "report.html").write_text(page, encoding="utf-8")
+    return {
+        "table": [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in table
+        ],
+        "pareto": front,
+        "recommendation": advice,
+    }
