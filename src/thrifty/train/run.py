@@ -15,7 +15,13 @@ from thrifty.config.schema import RunConfig
 from thrifty.data import PreparedData, prepare_data
 from thrifty.errors import UserError
 from thrifty.io import write_json_atomic
-from thrifty.train.hardware import device_name, peak_memory_bytes, resolve_precision
+from thrifty.train.hardware import (
+    current_memory_bytes,
+    device_name,
+    peak_memory_bytes,
+    reset_peak_memory,
+    resolve_precision,
+)
 
 SUMMARY = "summary.json"  # written last: its presence means the run finished
 
@@ -80,7 +86,8 @@ def train(
     print(one_line(cost_plan), file=sys.stderr)
     if plan_only:
         return RunResult(run_dir, {"plan": cost_plan}, None, tokenizer, data)
-    rss_before = peak_memory_bytes()
+    reset_peak_memory()
+    rss_before = current_memory_bytes()
     model = build_model(model_path, config)
 
     if config.output.overwrite and run_dir.exists():
