@@ -185,3 +185,11 @@ def test_train_records_prediction_and_calibration_reads_it(tiny_model, alpaca_fi
     assert main(["plan", "--calibration", "--runs", str(runs), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 1 and rows[0]["run"].endswith("a")
+
+
+def test_planner_method_list_matches_the_trainer_registry():
+    # spec.METHODS is a literal so `thrifty plan --help` needs no torch import; it must not drift.
+    from thrifty.methods import method_names
+    from thrifty.plan.spec import METHODS
+
+    assert sorted(METHODS) == method_names()

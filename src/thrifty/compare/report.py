@@ -46,10 +46,16 @@ def rows(results: list[dict[str, Any]], gpu: str | None) -> list[dict[str, Any]]
     return out
 
 
+def cost_key(table: list[dict[str, Any]]) -> str:
+    """Rank cost in dollars when the runs were priced on a GPU, else in wall seconds here."""
+    ok = [r for r in table if r["status"] == "ok"]
+    return "$" if ok and ok[0]["$"] is not None else "wall s"
+
+
 def pareto(table: list[dict[str, Any]]) -> list[str]:
     """Strategies no other beats on both eval loss and dollars (wall seconds without a GPU price)."""
     ok = [r for r in table if r["status"] == "ok"]
-    cost = "$" if ok and ok[0]["$"] is not None else "wall s"
+    cost = cost_key(table)
     front = []
     for r in ok:
         dominated = any(
@@ -67,7 +73,7 @@ def recommend(table: list[dict[str, Any]], gpu: str | None) -> str:
     ok = [r for r in table if r["status"] == "ok"]
     if not ok:
         return "No strategy finished; see the errors in the table."
-    cost = "$" if gpu else "wall s"
+    cost = cost_key(table)
     best = min(ok, key=lambda r: r["eval loss"])
     front = [r for r in ok if r["strategy"] in pareto(table)]
     # Within 2% of the best held-out loss, take the cheapest: the difference is below run-to-run noise.
@@ -106,12 +112,18 @@ def _fmt(value: Any, column: str = "") -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def plot_losses(results: list[dict[str, Any]], path: Path) -> None:
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display on servers and in CI)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_losses(results: list[dict[str, Any]], path: Path) -> None:
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in results:
         if r["status"] == "ok" and r.get("loss_curve"):
@@ -125,13 +137,9 @@ def plot_losses(results: list[dict[str, Any]], path: Path) -> None:
 
 
 def plot_pareto(table: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     ok = [r for r in table if r["status"] == "ok"]
-    cost = "$" if ok and ok[0]["$"] is not None else "wall s"
+    cost = cost_key(table)
     front = sorted((r for r in ok if r["strategy"] in pareto(table)), key=lambda r: r[cost])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in ok:

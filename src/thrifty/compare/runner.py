@@ -17,7 +17,6 @@ from thrifty.errors import UserError
 from thrifty.io import write_json_atomic
 
 DEFAULT_STRATEGIES = ("scratch", "full", "lora", "qlora")  # the seeds' comparison
-WHOLE_MODEL = ("full", "scratch", "freeze")
 # LoRA's best learning rate is ~10x full fine-tuning's (REFERENCE.md, LoRA findings): methods that
 # train base weights get the configured rate / 10 unless --same-lr.
 WHOLE_MODEL_LR_DIVISOR = 10
@@ -30,15 +29,16 @@ class Budget:
     dollars: float | None = None
     gpu: str | None = None
 
-    def overrides(self, usd_per_hour: float | None) -> list[str]:
-        out = []
+    def train_fields(self, usd_per_hour: float | None) -> dict[str, Any]:
+        """The `train` section fields that enforce this budget."""
+        out: dict[str, Any] = {}
         if self.steps:
-            out.append(f"train.max_steps={self.steps}")
+            out["max_steps"] = self.steps
         minutes = self.minutes
         if self.dollars:
             minutes = min(minutes or float("inf"), self.dollars / usd_per_hour * 60)
         if minutes:
-            out.append(f"train.max_minutes={minutes}")
+            out["max_minutes"] = minutes
         return out
 
 
@@ -61,12 +61,12 @@ def strategy_config(
 
     raw = base.model_dump(mode="json")
     raw["method"]["name"] = strategy
-    if strategy in WHOLE_MODEL and not same_lr:
+    from thrifty.methods import get_method
+
+    if not get_method(strategy).adapter and not same_lr:
         raw["train"]["learning_rate"] = base.train.learning_rate / WHOLE_MODEL_LR_DIVISOR
     raw["output"] = {"dir": str(out / "runs" / strategy), "overwrite": True}
-    for item in budget.overrides(usd_per_hour):
-        key, value = item.split("=", 1)
-        raw["train"][key.split(".")[1]] = float(value) if "." in value else int(value)
+    raw["train"].update(budget.train_fields(usd_per_hour))
     return validate(raw, source=f"strategy {strategy}")
 
 

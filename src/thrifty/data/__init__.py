@@ -1,7 +1,7 @@
 """Data: read files, detect formats, split, tokenize with label masks, and batch."""
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from thrifty.config.schema import DataConfig
@@ -19,7 +19,6 @@ class PreparedData:
     format: str
     train_stats: EncodeStats
     eval_stats: EncodeStats
-    cache_hits: list[bool] = field(default_factory=list)
 
 
 def load_examples(path: str, config: DataConfig) -> tuple[list[dict[str, Any]], str]:
@@ -59,8 +58,8 @@ def prepare_data(config: DataConfig, tokenizer: Any, seed: int) -> PreparedData:
     if config.max_examples:
         train_examples = train_examples[: config.max_examples]
     args = (tokenizer, config.max_seq_len, config.train_on_inputs, config.system_prompt)
-    train_rows, train_stats, hit_train = encode_cached(train_examples, *args)
-    eval_rows, eval_stats, hit_eval = encode_cached(eval_examples, *args)
+    train_rows, train_stats, _ = encode_cached(train_examples, *args)
+    eval_rows, eval_stats, _ = encode_cached(eval_examples, *args)
     if not train_rows:
         raise UserError(
             f"{config.path}: no training examples left after filtering ({train_stats.dropped} had nothing to learn "
@@ -68,6 +67,4 @@ def prepare_data(config: DataConfig, tokenizer: Any, seed: int) -> PreparedData:
         )
     if not eval_rows:
         raise UserError(f"{config.eval_path or config.path}: no evaluation examples left after filtering")
-    return PreparedData(
-        train_rows, eval_rows, eval_examples, fmt, train_stats, eval_stats, [hit_train, hit_eval]
-    )
+    return PreparedData(train_rows, eval_rows, eval_examples, fmt, train_stats, eval_stats)

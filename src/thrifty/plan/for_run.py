@@ -58,12 +58,12 @@ def _gpu_seconds(plan: dict[str, Any]) -> float | None:
     import torch
 
     from thrifty.plan.catalog import gpus
+    from thrifty.plan.cost import gpu_seconds
 
     name = torch.cuda.get_device_name(0).lower() if torch.cuda.is_available() else ""
     for key, gpu in gpus().items():
         if any(alias.lower() in name for alias in [key, *(gpu.get("aliases") or [])]):
-            peak = (gpu.get(f"{plan['precision']}_tflops") or gpu["fp32_tflops"]) * 1e12
-            return plan["flops"] / (peak * plan["mfu"])
+            return gpu_seconds(plan["flops"], gpu, plan["precision"], plan["mfu"], 1)
     return None
 
 

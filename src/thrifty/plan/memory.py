@@ -125,7 +125,9 @@ def estimate_memory(
         activations = (outside + layer_inputs + per_layer) * s.micro_batch
         if s.device == "cpu":
             activations = max(activations, CPU_CHECKPOINT_SHARE * full)
-    adapters = "no_adapters" if method.name in ("full", "scratch", "freeze") else "adapters"
+    from thrifty.methods import get_method
+
+    adapters = "adapters" if get_method(method.name).adapter else "no_adapters"
     factor = CPU_ACTIVATION_FACTOR[adapters] if s.device == "cpu" else CUDA_ACTIVATION_FACTOR
     activations = int(activations * factor)
     loss_transient = s.micro_batch * s.seq_len * config.vocab_size * 4  # fp32 gradient of the logits
