@@ -143,6 +143,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from thrifty.sweep.cli import run
+
+    return run(args)
+
+
+def cmd_autotune(args: argparse.Namespace) -> int:
+    from thrifty.autotune.cli import run
+
+    return run(args)
+
+
 def cmd_models_pull(args: argparse.Namespace) -> int:
     _quiet()
     from thrifty.models.registry import pull_model
@@ -300,6 +312,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("--json", action="store_true", help="Print the table and recommendation as JSON.")
     comp.set_defaults(func=cmd_compare)
+
+    from thrifty.sweep.cli import add_sweep_arguments
+
+    sweep = verbs.add_parser(
+        "sweep",
+        help="Hyperparameter search over any config field (Optuna); `sweep report DIR`, `sweep finalize DIR`.",
+        description="Run a sweep file (run config + sweep: section), resuming an interrupted one; "
+        "`thrifty sweep report DIR` writes tables and plots; `thrifty sweep finalize DIR` trains the best "
+        "config on the full data.",
+    )
+    add_sweep_arguments(sweep)
+    sweep.set_defaults(func=cmd_sweep)
+
+    from thrifty.autotune.cli import add_autotune_arguments
+
+    autotune = verbs.add_parser("autotune", help="Suggest configs for new data from past sweeps' results.")
+    add_autotune_arguments(autotune)
+    autotune.set_defaults(func=cmd_autotune)
 
     models = verbs.add_parser("models", help="Bundled models: pull and list.")
     models_verbs = models.add_subparsers(dest="models_verb", required=True, metavar="ACTION")

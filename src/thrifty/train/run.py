@@ -57,11 +57,13 @@ def train(
     plan_only: bool = False,
     resume: str | None = None,
     resume_force: bool = False,
+    callbacks: list | None = None,
 ) -> RunResult:
     """Fine-tune `config.model` with `config.method` on `config.data`; returns the run and the trained model.
 
     `plan_only`: stop after printing the plan (nothing is written).
     `resume`: "auto" (newest verified checkpoint, local or remote, else start fresh) or a checkpoint path.
+    `callbacks`: extra `transformers.TrainerCallback`s (e.g. a sweep's pruning callback).
     Raises `Preempted` after a stop signal once the checkpoint is written.
     """
     from thrifty.models.load import load_tokenizer
@@ -97,6 +99,8 @@ def train(
     reset_run_files(run_dir, resume_plan.checkpoint)
 
     trainer, metrics = build_trainer(model, tokenizer, data, config, precision, run_dir, progress)
+    for callback in callbacks or []:
+        trainer.add_callback(callback)
     metrics.history = read_metrics(run_dir)
     output, before, train_seconds, started, stats = train_guarded(trainer, config, run_dir, resume_plan)
     after = trainer.evaluate()["eval_loss"]

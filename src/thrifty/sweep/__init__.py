@@ -1,0 +1,2 @@
+"""`thrifty sweep`: hyperparameter search over any run-config field on Optuna (samplers, pruners, storage),
+with results.jsonl, reports and `finalize`."""

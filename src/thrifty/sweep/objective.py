@@ -1,0 +1,177 @@
+"""One trial: sampled values -> run config -> `thrifty.train` -> objective values and a results row."""
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+from thrifty.sweep.results import RESULTS, ResultRow, append_row
+from thrifty.sweep.settings import SweepSettings
+from thrifty.sweep.space import apply_params, decode_choice, parse_space
+
+PLAN = "sweep.json"  # everything a worker needs, written by the parent before any trial starts
+
+
+@dataclass
+class SweepPlan:
+    sweep_dir: str
+    base: dict[str, Any]  # the run config every trial starts from (subset data, scaled steps)
+    full: dict[str, Any]  # the same on the full data, for `finalize`
+    space: dict[str, Any]
+    settings: dict[str, Any]
+    study_name: str
+    storage: str
+    trials: int
+    features: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sweep(self) -> SweepSettings:
+        return SweepSettings.model_validate(self.settings)
+
+    def save(self) -> None:
+        from thrifty.io import write_json_atomic
+
+        write_json_atomic(Path(self.sweep_dir) / PLAN, asdict(self))
+
+    @classmethod
+    def load(cls, sweep_dir: Path) -> "SweepPlan":
+        from thrifty.errors import UserError
+
+        path = sweep_dir / PLAN
+        if not path.is_file():
+            raise UserError(f"{sweep_dir} is not a sweep folder (no {PLAN}); run `thrifty sweep FILE` first")
+        return cls(**json.loads(path.read_text()))
+
+
+def suggest(trial: optuna.Trial, key: str, dist) -> Any:
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(key, list(dist.choices))
+    if isinstance(dist, FloatDistribution):
+        return trial.suggest_float(key, dist.low, dist.high, log=dist.log, step=dist.step)
+    return trial.suggest_int(key, dist.low, dist.high, log=dist.log, step=dist.step)
+
+
+def trial_cost(summary: dict[str, Any], method: str, settings: SweepSettings) -> float | None:
+    """Planner price on `gpu` for the run's FLOPs (as compare does), else measured seconds x $/h."""
+    if settings.gpu:
+        from thrifty.compare.dollars import run_dollars
+
+        return run_dollars(summary, method, settings.gpu)["usd"]
+    if settings.usd_per_hour:
+        return summary["wall_seconds"] * settings.usd_per_hour / 3600
+    return None
+
+
+class Objective:
+    def __init__(self, plan: SweepPlan, progress: bool = False):
+        self.plan = plan
+        self.settings = plan.sweep
+        self.space = parse_space(plan.space)
+        self.progress = progress
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
+        from thrifty.sweep.pruning import PruningCallback
+        from thrifty.train.run import train
+
+        params = {key: suggest(trial, key, dist) for key, dist in self.space.items()}
+        run_dir = Path(self.plan.sweep_dir) / "trials" / f"trial-{trial.number:04d}"
+        base = {**self.plan.base, "output": {"dir": str(run_dir), "overwrite": True}}
+        config = apply_params(base, params, source=f"trial {trial.number}")
+        pruning = PruningCallback(trial) if self.settings.pruner != "none" else None
+        print(f"sweep: trial {trial.number} {json.dumps(params)}", file=sys.stderr)
+        summary = train(config, progress=self.progress, callbacks=[pruning] if pruning else None).summary
+        values = self.record(trial, config, summary)
+        if pruning and pruning.pruned_at is not None:
+            raise optuna.TrialPruned(f"pruned after evaluation {pruning.pruned_at}")
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def record(self, trial: optuna.Trial, config, summary: dict[str, Any]) -> list[float]:
+        seconds, tokens = summary["wall_seconds"], summary["train_tokens"]
+        measured = {
+            "eval_loss": summary["eval_loss_after"],
+            "train_seconds": seconds,
+            "tokens": tokens,
+            "steps": summary["steps"],
+            "cost_usd": trial_cost(summary, config.method.name, self.settings),
+            "latency_ms_per_token": 1000 * seconds / tokens if tokens else None,
+            "model_params": summary["total_params"],
+            "run_dir": str(config.output.dir),
+        }
+        for key, value in measured.items():
+            trial.set_user_attr(key, value)
+        return [measured[name] for name in self.settings.objectives]
+
+
+def row_from_trial(plan: SweepPlan, frozen: optuna.trial.FrozenTrial) -> ResultRow | None:
+    """The results row of a finished trial (None while it runs or waits)."""
+    states = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "fail"}
+    state = states.get(frozen.state.name)
+    if state is None:
+        return None
+    params = {k: decode_choice(v) for k, v in frozen.params.items()}
+    config = apply_params(plan.base, params)
+    attrs, method, train_cfg = frozen.user_attrs, config.method, config.train
+    adapter = method.name in ("lora", "rslora", "dora", "qlora", "lora8bit")
+    finished = frozen.datetime_complete or datetime.now(UTC)
+    return ResultRow(
+        domain=plan.sweep.domain,
+        model=config.model.name,
+        method=method.name,
+        rank=method.rank if adapter else None,
+        alpha=method.alpha if adapter else None,
+        dropout=method.dropout if adapter else None,
+        learning_rate=train_cfg.learning_rate,
+        weight_decay=train_cfg.weight_decay,
+        target_modules=method.target_modules,
+        epochs=train_cfg.epochs,
+        max_steps=train_cfg.max_steps,
+        eval_loss=attrs.get("eval_loss"),
+        train_seconds=attrs.get("train_seconds"),
+        latency_ms_per_token=attrs.get("latency_ms_per_token"),
+        cost_usd=attrs.get("cost_usd"),
+        tokens=attrs.get("tokens"),
+        timestamp=finished.astimezone(UTC).isoformat(),  # Optuna stores naive local time
+        trial_id=frozen.number,
+        state=state,
+        study=plan.study_name,
+        sampler=plan.sweep.sampler,
+        steps=attrs.get("steps"),
+        search_fraction=plan.sweep.search_fraction,
+        params=params,
+        data_examples=plan.features.get("data_examples"),
+        data_tokens_mean=plan.features.get("data_tokens_mean"),
+        data_tokens_p90=plan.features.get("data_tokens_p90"),
+        model_params=plan.features.get("model_params") or attrs.get("model_params"),
+        run_dir=attrs.get("run_dir"),
+    )
+
+
+def results_callback(plan: SweepPlan):
+    """Optuna study callback: append each finished trial's row as soon as it ends."""
+
+    def callback(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
+        row = row_from_trial(plan, frozen)
+        if row is not None:
+            append_row(Path(plan.sweep_dir) / RESULTS, row)
+
+    return callback
+
+
+def sync_results(plan: SweepPlan, study: optuna.Study) -> int:
+    """Append rows for finished trials that results.jsonl lacks (a worker killed between the two writes)."""
+    from thrifty.sweep.results import read_rows
+
+    path = Path(plan.sweep_dir) / RESULTS
+    have = {(r["study"], r["trial_id"]) for r in read_rows(path)}
+    added = 0
+    for frozen in study.get_trials(deepcopy=False):
+        row = row_from_trial(plan, frozen) if (plan.study_name, frozen.number) not in have else None
+        if row is not None:
+            append_row(path, row)
+            added += 1
+    return added

@@ -1,0 +1,184 @@
+"""`thrifty sweep FILE`: prepare the plan once, then run trials in this process or N local workers."""
+
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from thrifty.errors import UserError
+from thrifty.sweep.objective import Objective, SweepPlan, results_callback, sync_results
+from thrifty.sweep.settings import SweepSettings, parse_settings, read_sweep_file
+from thrifty.sweep.space import check_endpoints, grid_configs, parse_space
+from thrifty.sweep.storage import default_url, load_study
+
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+def prepare(path: Path, overrides: dict[str, Any], output: str | None) -> SweepPlan:
+    """Validate the sweep file (+ command-line overrides) and write SWEEP/sweep.json with what trials use."""
+    from thrifty.config.load import validate
+
+    base, raw = read_sweep_file(path)
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    settings = parse_settings(raw, str(path))
+    full = validate(base, source=str(path))
+    space = parse_space(settings.space)
+    check_endpoints(base, space)
+    if "cost_usd" in settings.objectives and not (settings.gpu or settings.usd_per_hour):
+        raise UserError(f"{path}: objective cost_usd needs sweep.gpu or sweep.usd_per_hour to price trials")
+    trials = count_trials(settings, space)
+    sweep_dir = Path(output or Path("runs") / f"sweep-{settings.domain}")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    trial_base = full.model_dump(mode="json")
+    examples = None
+    if settings.search_fraction < 1:
+        from thrifty.sweep.subset import write_subset
+
+        fields = write_subset(full.data, full.train.seed, settings.search_fraction, sweep_dir / "data")
+        examples = fields.pop("train_examples")
+        trial_base["data"].update(fields)
+        if full.train.max_steps:
+            trial_base["train"]["max_steps"] = max(1, math.ceil(full.train.max_steps * settings.search_fraction))
+    if settings.pruner != "none" and not full.train.eval_every_steps:
+        steps = trial_base["train"]["max_steps"] or estimate_steps(full, examples)
+        trial_base["train"]["eval_every_steps"] = max(1, steps // settings.evals_per_trial)
+    from thrifty.autotune.features import data_features
+
+    plan = SweepPlan(
+        sweep_dir=str(sweep_dir.resolve()),
+        base=trial_base,
+        full=full.model_dump(mode="json"),
+        space=settings.space,
+        settings=settings.model_dump(mode="json"),
+        study_name=settings.study_name or sweep_dir.resolve().name,
+        storage=settings.storage or default_url(sweep_dir),
+        trials=trials,
+        features=data_features(full),
+    )
+    plan.save()
+    return plan
+
+
+def count_trials(settings: SweepSettings, space) -> int:
+    if settings.sampler == "grid":
+        size = len(grid_configs(space))
+        if settings.trials and settings.trials > size:
+            print(f"sweep: the grid has {size} points; running {size} trials", file=sys.stderr)
+        return min(settings.trials or size, size)
+    if not settings.trials:
+        raise UserError("how many trials? set sweep.trials in the file or pass --trials N")
+    return settings.trials
+
+
+def estimate_steps(config, examples: int | None) -> int:
+    """Optimizer steps of an epoch-based run (for the eval interval the pruner needs)."""
+    from thrifty.data.readers import read_records
+
+    n = examples or round(len(read_records(config.data.path, config.data.split)) * (1 - config.data.val_fraction))
+    batch = config.train.micro_batch_size * config.train.gradient_accumulation_steps
+    return max(1, math.ceil(n / batch * config.train.epochs))
+
+
+def open_plan_study(plan: SweepPlan, worker: int = 0) -> optuna.Study:
+    from thrifty.sweep.pruning import make_pruner
+    from thrifty.sweep.samplers import make_sampler
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what happens
+    settings = plan.sweep
+    sampler = make_sampler(settings.sampler, parse_space(plan.space), plan.trials, settings.seed, worker)
+    directions = ["minimize"] * len(settings.objectives)
+    return load_study(plan.storage, plan.study_name, directions, sampler, make_pruner(settings.pruner))
+
+
+def enqueue_first(plan: SweepPlan, study: optuna.Study, suggestions: list[dict[str, Any]]) -> int:
+    """Queue the grid points (grid) and warm-start configs that the study has not seen yet."""
+    from thrifty.sweep.space import encode_choice
+
+    queued = grid_configs(parse_space(plan.space)) if plan.sweep.sampler == "grid" else []
+    seen = [t.params for t in study.get_trials(deepcopy=False)] + [
+        t.system_attrs.get("fixed_params", {}) for t in study.get_trials(deepcopy=False)
+    ]
+    added = 0
+    for params in suggestions + queued:
+        params = {k: encode_choice(v) for k, v in params.items()}
+        if params not in seen:
+            study.enqueue_trial(params, skip_if_exists=True)
+            seen.append(params)
+            added += 1
+    return added
+
+
+def budget_callbacks(plan: SweepPlan) -> list:
+    settings = plan.sweep
+    callbacks = [results_callback(plan), optuna.study.MaxTrialsCallback(plan.trials, states=FINISHED)]
+    if settings.budget_dollars:
+
+        def dollars(study: optuna.Study, _trial) -> None:
+            spent = sum(t.user_attrs.get("cost_usd") or 0.0 for t in study.get_trials(deepcopy=False))
+            if spent >= settings.budget_dollars:
+                print(f"sweep: ${spent:.4f} spent, budget ${settings.budget_dollars} reached", file=sys.stderr)
+                study.stop()
+
+        callbacks.append(dollars)
+    return callbacks
+
+
+def run_trials(plan: SweepPlan, n_trials: int, timeout: float | None, worker: int, progress: bool) -> None:
+    """One worker: pull trials from the shared study until its share, the budget, or the grid runs out."""
+    from thrifty.quiet import quiet_libraries
+
+    quiet_libraries()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_plan_study(plan, worker)
+    study.optimize(
+        Objective(plan),
+        n_trials=n_trials,
+        timeout=timeout,
+        callbacks=budget_callbacks(plan),
+        catch=(Exception,),  # one bad config (say out of memory) fails its trial, not the sweep
+        show_progress_bar=progress,
+    )
+
+
+def run_sweep(plan: SweepPlan, suggestions: list[dict[str, Any]], progress: bool = True) -> optuna.Study:
+    settings = plan.sweep
+    started = time.monotonic()
+    study = open_plan_study(plan)
+    enqueue_first(plan, study, suggestions)
+    done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
+    remaining = max(0, plan.trials - done)
+    if done:
+        print(f"sweep: resuming {plan.study_name}: {done} of {plan.trials} trials finished", file=sys.stderr)
+    timeout = settings.budget_minutes * 60 if settings.budget_minutes else None
+    if remaining and settings.workers == 1:
+        run_trials(plan, remaining, timeout, 0, progress)
+    elif remaining:
+        run_workers(plan, remaining, settings.workers, timeout)
+    sync_results(plan, study)
+    print(f"sweep: {time.monotonic() - started:.0f} s", file=sys.stderr)
+    return study
+
+
+def run_workers(plan: SweepPlan, remaining: int, workers: int, timeout: float | None) -> None:
+    """N local processes on the shared storage, each with an even share of the remaining trials."""
+    shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
+    import os
+
+    import thrifty
+
+    # Workers import this same thrifty (a source checkout may not be the installed one).
+    src = str(Path(thrifty.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    procs = []
+    for i, share in enumerate(s for s in shares if s):
+        command = [sys.executable, "-m", "thrifty.sweep.worker", plan.sweep_dir, str(share), str(i)]
+        if timeout:
+            command.append(str(timeout))
+        procs.append(subprocess.Popen(command, env=env))
+    codes = [p.wait() for p in procs]
+    if any(codes):
+        print(f"sweep: worker exit codes {codes}; rerun the same command to resume", file=sys.stderr)

@@ -1,0 +1,91 @@
+"""The `sweep:` section of a sweep file: what to search, how, and within which budget."""
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from thrifty.config.schema import Section
+from thrifty.errors import UserError
+
+SamplerName = Literal["grid", "random", "lhs", "sobol", "tpe"]
+PrunerName = Literal["none", "halving", "hyperband", "median"]
+# Objectives a trial reports; all are minimised (accuracy is stored as its negative).
+ObjectiveName = Literal["eval_loss", "cost_usd", "train_seconds", "latency_ms_per_token"]
+
+
+class SweepSettings(Section):
+    domain: str = Field("default", description="Name of the data's domain; results.jsonl rows carry it.")
+    sampler: SamplerName = Field("lhs", description="grid | random | lhs (Latin hypercube) | sobol | tpe.")
+    trials: int | None = Field(
+        None, gt=0, description="Trials to run in total (grid: default and at most the grid size)."
+    )
+    seed: int = Field(0, description="Sampler seed: the same seed and space give the same configs.")
+    space: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Dotted config field -> {low, high, log, step} or {choices: [...]}, e.g. "
+        "method.rank: {choices: [4, 8, 16]}.",
+    )
+    objectives: list[ObjectiveName] = Field(
+        default_factory=lambda: ["eval_loss"],
+        description="What to minimise; two or more (e.g. [eval_loss, cost_usd]) report the Pareto set.",
+    )
+    pruner: PrunerName = Field(
+        "none", description="Stop weak trials early on their eval loss: halving, hyperband or median."
+    )
+    search_fraction: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="Train trials on this stratified share of the training data and this share of max_steps.",
+    )
+    evals_per_trial: int = Field(
+        4, gt=0, description="Eval-loss reports per trial for the pruner (sets train.eval_every_steps)."
+    )
+    budget_minutes: float | None = Field(None, gt=0, description="Stop starting trials after this many minutes.")
+    budget_dollars: float | None = Field(
+        None, gt=0, description="Stop starting trials once the trials' summed cost_usd reaches this."
+    )
+    gpu: str | None = Field(None, description="Price trials on this GPU (planner catalog), e.g. a10g.")
+    usd_per_hour: float | None = Field(
+        None, gt=0, description="Price measured training seconds at this $/h when no `gpu` is given."
+    )
+    storage: str | None = Field(
+        None, description="SQLAlchemy URL of the Optuna storage; default sqlite:///SWEEP/study.db."
+    )
+    study_name: str | None = Field(None, description="Optuna study name; default the sweep folder's name.")
+    workers: int = Field(1, gt=0, description="Local worker processes sharing the storage.")
+    warm_start: int = Field(0, ge=0, description="Enqueue the top-N `thrifty autotune` suggestions first.")
+    results_from: list[str] = Field(
+        default_factory=list, description="results.jsonl files for --warm-start (default: all under runs/)."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if len(self.objectives) > 1 and self.pruner != "none":
+            raise ValueError("pruning needs a single objective; set pruner: none for multi-objective sweeps")
+        if len(set(self.objectives)) != len(self.objectives):
+            raise ValueError("objectives are listed twice")
+        if self.budget_dollars and not (self.gpu or self.usd_per_hour):
+            raise ValueError("budget_dollars needs gpu or usd_per_hour to price the trials")
+        return self
+
+
+def read_sweep_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(run-config mapping without `sweep`, the `sweep` mapping)."""
+    from thrifty.config.load import read_yaml
+
+    raw = read_yaml(path)
+    sweep = raw.pop("sweep", None)
+    if not isinstance(sweep, dict):
+        raise UserError(f"{path}: a sweep file needs a `sweep:` section with a `space:` mapping")
+    return raw, sweep
+
+
+def parse_settings(raw: dict[str, Any], source: str) -> SweepSettings:
+    from thrifty.config.load import describe_validation_error
+
+    try:
+        return SweepSettings.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(f"{source}: sweep.{describe_validation_error(exc)}") from None
