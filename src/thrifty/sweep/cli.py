@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from thrifty.errors import UserError
+from thrifty.errors import EXIT_PREEMPTED, Preempted, UserError
 
 # --flag -> sweep-section field; the flag wins over the file.
 SWEEP_FLAGS = {
@@ -65,7 +65,11 @@ def sweep(path: Path, args: argparse.Namespace) -> int:
         overrides["results_from"] = args.results
     plan = prepare(path, overrides, args.output)
     suggestions = warm_start(plan) if plan.sweep.warm_start else []
-    study = run_sweep(plan, suggestions, progress=not args.no_progress)
+    try:
+        study = run_sweep(plan, suggestions, progress=not args.no_progress)
+    except Preempted as exc:
+        print(f"preempted: {exc}; rerun the same command to resume the sweep", file=sys.stderr)
+        return EXIT_PREEMPTED
     summary = write_report(Path(plan.sweep_dir), study)
     print(json.dumps(best_rows(summary), indent=2) if args.json else summary["text"])
     return 0

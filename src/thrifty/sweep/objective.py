@@ -1,6 +1,7 @@
 """One trial: sampled values -> run config -> `thrifty.train` -> objective values and a results row."""
 
 import json
+import math
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
+from thrifty.errors import Preempted
 from thrifty.sweep.results import RESULTS, ResultRow, append_row
 from thrifty.sweep.settings import SweepSettings
 from thrifty.sweep.space import apply_params, decode_choice, parse_space
@@ -84,7 +86,18 @@ class Objective:
         config = apply_params(base, params, source=f"trial {trial.number}")
         pruning = PruningCallback(trial) if self.settings.pruner != "none" else None
         print(f"sweep: trial {trial.number} {json.dumps(params)}", file=sys.stderr)
-        summary = train(config, progress=self.progress, callbacks=[pruning] if pruning else None).summary
+        try:
+            summary = train(config, progress=self.progress, callbacks=[pruning] if pruning else None).summary
+        except Preempted:
+            # Stop the sweep (the exception leaves optimize(); Optuna marks this trial failed) and
+            # queue the same values again, so the resumed sweep retries this config first.
+            trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+            raise
+        except Exception as exc:  # one bad config (say out of memory) fails its trial, not the sweep
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            trial.set_user_attr("error", message)
+            print(f"sweep: trial {trial.number} failed: {message}", file=sys.stderr)
+            return math.nan if len(self.settings.objectives) == 1 else (math.nan,) * len(self.settings.objectives)
         values = self.record(trial, config, summary)
         if pruning and pruning.pruned_at is not None:
             raise optuna.TrialPruned(f"pruned after evaluation {pruning.pruned_at}")
@@ -164,7 +177,8 @@ def results_callback(plan: SweepPlan):
 
 def sync_results(plan: SweepPlan, study: optuna.Study) -> int:
     """Append rows for finished trials that results.jsonl lacks (a worker killed between the two writes)."""
-    from thrifty.sweep.results import read_rows
+    from thrifty.errors import Preempted
+from thrifty.sweep.results import read_rows
 
     path = Path(plan.sweep_dir) / RESULTS
     have = {(r["study"], r["trial_id"]) for r in read_rows(path)}

@@ -139,7 +139,6 @@ def run_trials(plan: SweepPlan, n_trials: int, timeout: float | None, worker: in
         n_trials=n_trials,
         timeout=timeout,
         callbacks=budget_callbacks(plan),
-        catch=(Exception,),  # one bad config (say out of memory) fails its trial, not the sweep
         show_progress_bar=progress,
     )
 

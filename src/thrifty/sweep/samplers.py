@@ -75,7 +75,13 @@ def make_sampler(
     if name == "random":
         return samplers.RandomSampler(seed=seed + worker)
     if name == "sobol":
-        return samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed, warn_independent_sampling=False)
+        import warnings
+
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.0; stable enough for us
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return samplers.QMCSampler(
+                qmc_type="sobol", scramble=True, seed=seed, warn_independent_sampling=False
+            )
     if name == "tpe":
         return samplers.TPESampler(seed=seed + worker, n_startup_trials=max(2, min(10, trials // 3)))
     if name == "lhs":

@@ -1,0 +1,134 @@
+"""Real sweeps on the tiny model through the CLI: grid, pruning, workers, PostgreSQL, resume, report."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from thrifty.cli import main
+from thrifty.sweep.results import ResultRow, read_rows
+
+SPACE = {"method.rank": {"choices": [2, 4]}, "train.learning_rate": {"low": 1e-4, "high": 3e-2, "log": True}}
+
+
+def rows_of(out: Path) -> list[dict]:
+    rows = read_rows(out / "results.jsonl")
+    for row in rows:
+        ResultRow.model_validate(row)  # every row validates against the schema
+    return rows
+
+
+def test_grid_visits_each_point_once_and_rows_validate(sweep_file, capsys):
+    space = {"method.rank": {"choices": [2, 4]}, "train.learning_rate": {"choices": [1e-3, 1e-2]}}
+    path = sweep_file({"sampler": "grid", "space": space})
+    out = path.parent / "grid"
+    assert main(["sweep", str(path), "--output", str(out), "--no-progress", "--json"]) == 0
+    rows = rows_of(out)
+    points = sorted((r["params"]["method.rank"], r["params"]["train.learning_rate"]) for r in rows)
+    assert points == [(2, 1e-3), (2, 1e-2), (4, 1e-3), (4, 1e-2)]
+    assert all(r["state"] == "complete" and r["domain"] == "faq" and r["eval_loss"] > 0 for r in rows)
+    assert {r["rank"] for r in rows} == {2, 4} and all(r["steps"] == 6 for r in rows)
+    best = json.loads(capsys.readouterr().out)
+    assert best[0]["values"][0] == min(r["eval_loss"] for r in rows)
+    assert (out / "report.md").is_file() and (out / "params.png").stat().st_size > 1000
+    assert (out / "history.png").is_file() and (out / "importance.png").is_file()
+
+
+def test_pruning_stops_weak_trials_early(sweep_file):
+    # A learning rate of ~0 barely moves the loss: halving should stop those trials at an early rung.
+    space = {"train.learning_rate": {"choices": [3e-2, 1e-9, 2e-9, 3e-9, 4e-9, 5e-9]}}
+    path = sweep_file({"sampler": "grid", "pruner": "halving", "space": space}, train={"max_steps": 8})
+    out = path.parent / "pruned"
+    assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 0
+    rows = rows_of(out)
+    pruned = [r for r in rows if r["state"] == "pruned"]
+    assert pruned and all(r["steps"] < 8 for r in pruned)
+    for r in pruned:  # fewer training steps were logged, not just a label
+        logged = [json.loads(x)["step"] for x in (Path(r["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
+        assert max(logged) < 8
+    assert any(r["state"] == "complete" and r["steps"] == 8 for r in rows)
+
+
+def test_search_fraction_trains_on_a_stratified_subset_with_fewer_steps(sweep_file):
+    path = sweep_file({"sampler": "random", "trials": 1, "search_fraction": 0.5, "space": SPACE}, train={"max_steps": 6})
+    out = path.parent / "frac"
+    assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 0
+    (row,) = rows_of(out)
+    assert row["steps"] == 3 and row["search_fraction"] == 0.5
+    subset = (out / "data" / "train.jsonl").read_text().splitlines()
+    # 36 train examples in 4 length quartiles of 9: round(9 x 0.5) = 4 from each.
+    assert len(subset) == 16 and len((out / "data" / "eval.jsonl").read_text().splitlines()) == 4
+
+
+def _no_duplicates(rows: list[dict], n: int) -> None:
+    assert len(rows) == n and all(r["state"] == "complete" for r in rows)
+    assert len({r["trial_id"] for r in rows}) == n
+    assert len({json.dumps(r["params"], sort_keys=True) for r in rows}) == n
+
+
+def test_two_local_workers_on_sqlite(sweep_file):
+    path = sweep_file({"sampler": "lhs", "trials": 4, "workers": 2, "space": SPACE})
+    out = path.parent / "workers"
+    assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 0
+    _no_duplicates(rows_of(out), 4)
+    assert (out / "study.db").is_file()
+
+
+def test_two_local_workers_on_postgres(sweep_file, postgres_url):
+    path = sweep_file({"sampler": "lhs", "trials": 4, "space": SPACE})
+    out = path.parent / "pg"
+    code = main(["sweep", str(path), "--output", str(out), "--storage", postgres_url, "--workers", "2", "--no-progress"])
+    assert code == 0
+    _no_duplicates(rows_of(out), 4)
+    assert not (out / "study.db").exists()
+    import optuna
+
+    study = optuna.load_study(study_name="pg", storage=postgres_url)
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 4
+
+
+def test_unreachable_storage_is_one_line_exit_2(sweep_file, capsys):
+    path = sweep_file({"sampler": "random", "trials": 1, "space": SPACE})
+    url = "postgresql+psycopg2://nobody:secret@127.0.0.1:1/none"
+    assert main(["sweep", str(path), "--output", str(path.parent / "x"), "--storage", url]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: cannot open sweep storage") and "secret" not in err[0]
+
+
+def test_interrupted_sweep_resumes_and_finalize_trains_the_best(sweep_file):
+    path = sweep_file({"sampler": "lhs", "trials": 3, "space": SPACE, "search_fraction": 0.5})
+    out = path.parent / "resume"
+    assert main(["sweep", str(path), "--output", str(out), "--trials", "2", "--no-progress"]) == 0
+    assert len(rows_of(out)) == 2
+    assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 0  # trials: 3 from the file
+    rows = rows_of(out)
+    assert sorted(r["trial_id"] for r in rows) == [0, 1, 2]
+    assert main(["sweep", "report", str(out), "--json"]) == 0
+    assert main(["sweep", "finalize", str(out), "--no-progress", "--json"]) == 0
+    summary = json.loads((out / "final" / "summary.json").read_text())
+    best = min((r for r in rows if r["state"] == "complete"), key=lambda r: r["eval_loss"])
+    assert summary["train_examples"] == 36 and summary["steps"] == 6  # full data, full steps
+    final = (out / "final" / "config.yaml").read_text()
+    assert f"rank: {best['rank']}" in final
+
+
+@pytest.mark.parametrize("sampler", ["random", "sobol", "tpe"])
+def test_other_samplers_run(sweep_file, sampler):
+    path = sweep_file({"sampler": sampler, "trials": 2, "space": SPACE}, train={"max_steps": 2})
+    out = path.parent / sampler
+    assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 0
+    assert len(rows_of(out)) == 2
+
+
+def test_multi_objective_reports_the_pareto_set(sweep_file, capsys):
+    path = sweep_file(
+        {"sampler": "random", "trials": 3, "space": SPACE, "objectives": ["eval_loss", "cost_usd"], "usd_per_hour": 2.0},
+        train={"max_steps": 2},
+    )
+    out = path.parent / "mo"
+    assert main(["sweep", str(path), "--output", str(out), "--no-progress", "--json"]) == 0
+    front = json.loads(capsys.readouterr().out)
+    assert front and all(len(b["values"]) == 2 for b in front)
+    rows = rows_of(out)
+    assert all(r["cost_usd"] == pytest.approx(r["train_seconds"] * 2.0 / 3600) for r in rows)
+    assert "Pareto set" in (out / "report.md").read_text()
