@@ -105,7 +105,10 @@ def evaluate(domains: list[str]) -> dict:
         train = [r for d in domains if d != held for r in rows[d]]
         tuner = fit(train)
         target = rows[held]
-        data = {k: target[0].get(k) for k in ("data_examples", "data_tokens_mean", "data_tokens_p90", "model_params")}
+        data = {
+            k: target[0].get(k)
+            for k in ("data_examples", "data_tokens_mean", "data_tokens_p90", "model_params")
+        }
         scores = tuner.predict([config_of(r) for r in target], data)
         picks = sorted(range(len(target)), key=lambda i: scores[i])[:TOP_K]
         best = min(r["eval_loss"] for r in target)
@@ -118,7 +121,9 @@ def evaluate(domains: list[str]) -> dict:
                 "top5_best_loss": round(picked_best, 4),
                 "gap_percent": round(100 * (picked_best / best - 1), 2),
                 "hit": picked_best <= best * (1 + WITHIN),
-                "random5_hit_probability": round(hit_probability_random([r["eval_loss"] for r in target], TOP_K), 3),
+                "random5_hit_probability": round(
+                    hit_probability_random([r["eval_loss"] for r in target], TOP_K), 3
+                ),
             }
         )
     return {
@@ -130,7 +135,9 @@ def evaluate(domains: list[str]) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rerun", action="store_true", help="Train the sweeps again (slow) instead of reading bench/data.")
+    parser.add_argument(
+        "--rerun", action="store_true", help="Train the sweeps again (slow) instead of reading bench/data."
+    )
     parser.add_argument("--trials", type=int, default=10, help="Trials per domain with --rerun.")
     parser.add_argument("--domains", nargs="+", default=[*CHATTERBOT, "construction"], help="Domains to use.")
     args = parser.parse_args()

@@ -38,7 +38,9 @@ def _pg_bin(tool: str) -> str:
     """Debian's PostgreSQL keeps initdb/pg_ctl under /usr/lib/postgresql/N/bin, off the PATH."""
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{tool}")) or [shutil.which(tool)]
     if not found[-1]:
-        raise RuntimeError(f"{tool} not found: install PostgreSQL (apt-get install -y postgresql); .ci/run does")
+        raise RuntimeError(
+            f"{tool} not found: install PostgreSQL (apt-get install -y postgresql); .ci/run does"
+        )
     return found[-1]
 
 
@@ -78,11 +80,18 @@ def postgres_url():
         shutil.chown(sock, user[2])
     port = _free_port()
     run = {"check": True, "capture_output": True, "text": True}
-    subprocess.run([*user, _pg_bin("initdb"), "-D", str(data), "-U", "thrifty", "--auth=trust", "-E", "UTF8"], **run)
+    subprocess.run(
+        [*user, _pg_bin("initdb"), "-D", str(data), "-U", "thrifty", "--auth=trust", "-E", "UTF8"], **run
+    )
     options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*user, _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(root / "log"), "start"], **run)
+    subprocess.run(
+        [*user, _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(root / "log"), "start"],
+        **run,
+    )
     try:
         yield f"postgresql+psycopg2://thrifty@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*user, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True)
+        subprocess.run(
+            [*user, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)

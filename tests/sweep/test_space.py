@@ -86,7 +86,12 @@ def test_lhs_puts_one_sample_in_each_stratum_of_each_dimension():
 
 
 def test_from_unit_maps_edges_into_the_range():
-    space = parse_space({"method.rank": {"low": 4, "high": 64, "log": True}, "train.epochs": {"low": 1.0, "high": 3.0, "step": 0.5}})
+    space = parse_space(
+        {
+            "method.rank": {"low": 4, "high": 64, "log": True},
+            "train.epochs": {"low": 1.0, "high": 3.0, "step": 0.5},
+        }
+    )
     rank, epochs = space["method.rank"], space["train.epochs"]
     assert from_unit(0.0, rank) == 4 and from_unit(0.999999, rank) == 64
     assert [from_unit(u, epochs) for u in (0.0, 0.2, 0.5, 0.99)] == [1.0, 1.5, 2.0, 3.0]
@@ -94,7 +99,9 @@ def test_from_unit_maps_edges_into_the_range():
 
 @pytest.mark.parametrize("name", ["random", "sobol", "tpe", "lhs"])
 def test_samplers_are_seeded(name):
-    space = parse_space({"train.learning_rate": {"low": 1e-5, "high": 1e-2, "log": True}, "method.rank": {"choices": [4, 8]}})
+    space = parse_space(
+        {"train.learning_rate": {"low": 1e-5, "high": 1e-2, "log": True}, "method.rank": {"choices": [4, 8]}}
+    )
 
     def run():
         study = optuna.create_study(sampler=make_sampler(name, space, 6, seed=7))

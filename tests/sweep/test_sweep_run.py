@@ -44,13 +44,17 @@ def test_pruning_stops_weak_trials_early(sweep_file):
     pruned = [r for r in rows if r["state"] == "pruned"]
     assert pruned and all(r["steps"] < 8 for r in pruned)
     for r in pruned:  # fewer training steps were logged, not just a label
-        logged = [json.loads(x)["step"] for x in (Path(r["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
+        logged = [
+            json.loads(x)["step"] for x in (Path(r["run_dir"]) / "metrics.jsonl").read_text().splitlines()
+        ]
         assert max(logged) < 8
     assert any(r["state"] == "complete" and r["steps"] == 8 for r in rows)
 
 
 def test_search_fraction_trains_on_a_stratified_subset_with_fewer_steps(sweep_file):
-    path = sweep_file({"sampler": "random", "trials": 1, "search_fraction": 0.5, "space": SPACE}, train={"max_steps": 6})
+    path = sweep_file(
+        {"sampler": "random", "trials": 1, "search_fraction": 0.5, "space": SPACE}, train={"max_steps": 6}
+    )
     out = path.parent / "frac"
     assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 0
     (row,) = rows_of(out)
@@ -77,7 +81,19 @@ def test_two_local_workers_on_sqlite(sweep_file):
 def test_two_local_workers_on_postgres(sweep_file, postgres_url):
     path = sweep_file({"sampler": "lhs", "trials": 4, "space": SPACE})
     out = path.parent / "pg"
-    code = main(["sweep", str(path), "--output", str(out), "--storage", postgres_url, "--workers", "2", "--no-progress"])
+    code = main(
+        [
+            "sweep",
+            str(path),
+            "--output",
+            str(out),
+            "--storage",
+            postgres_url,
+            "--workers",
+            "2",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     _no_duplicates(rows_of(out), 4)
     assert not (out / "study.db").exists()
@@ -122,7 +138,13 @@ def test_other_samplers_run(sweep_file, sampler):
 
 def test_multi_objective_reports_the_pareto_set(sweep_file, capsys):
     path = sweep_file(
-        {"sampler": "random", "trials": 3, "space": SPACE, "objectives": ["eval_loss", "cost_usd"], "usd_per_hour": 2.0},
+        {
+            "sampler": "random",
+            "trials": 3,
+            "space": SPACE,
+            "objectives": ["eval_loss", "cost_usd"],
+            "usd_per_hour": 2.0,
+        },
         train={"max_steps": 2},
     )
     out = path.parent / "mo"

@@ -7,13 +7,21 @@ from pathlib import Path
 
 def add_autotune_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="autotune_verb", required=True, metavar="ACTION")
-    sug = actions.add_parser("suggest", help="Print the top-k configs for new data, learned from results.jsonl.")
-    sug.add_argument("--data", required=True, help="The new domain's training data (any thrifty data format).")
-    sug.add_argument("--model", default="smollm2-135m", help="Model to fine-tune (its tokenizer measures the data).")
+    sug = actions.add_parser(
+        "suggest", help="Print the top-k configs for new data, learned from results.jsonl."
+    )
+    sug.add_argument(
+        "--data", required=True, help="The new domain's training data (any thrifty data format)."
+    )
+    sug.add_argument(
+        "--model", default="smollm2-135m", help="Model to fine-tune (its tokenizer measures the data)."
+    )
     sug.add_argument("--max-seq-len", type=int, default=512, help="Tokens per example, as in the run config.")
     sug.add_argument("--top", type=int, default=5, help="How many configs to print.")
     sug.add_argument(
-        "--results", action="append", help="A results.jsonl to learn from (repeatable; default: runs/**/results.jsonl)."
+        "--results",
+        action="append",
+        help="A results.jsonl to learn from (repeatable; default: runs/**/results.jsonl).",
     )
     sug.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
 
@@ -29,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top <= 0:
         raise UserError(f"--top must be positive (got {args.top})")
-    config = validate({"model": {"name": args.model}, "data": {"path": args.data, "max_seq_len": args.max_seq_len}})
+    config = validate(
+        {"model": {"name": args.model}, "data": {"path": args.data, "max_seq_len": args.max_seq_len}}
+    )
     features = data_features(config)
     paths = [Path(p) for p in args.results] if args.results else default_results()
     picks = suggest(paths, features, args.top)

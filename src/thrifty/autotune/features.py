@@ -8,7 +8,16 @@ import numpy as np
 from thrifty.config.schema import RunConfig
 
 DATA_FEATURES = ("data_examples", "data_tokens_mean", "data_tokens_p90", "model_params")
-CONFIG_FEATURES = ("log_rank", "alpha_per_rank", "dropout", "log_lr", "log_wd", "epochs", "all_linear", "lora")
+CONFIG_FEATURES = (
+    "log_rank",
+    "alpha_per_rank",
+    "dropout",
+    "log_lr",
+    "log_wd",
+    "epochs",
+    "all_linear",
+    "lora",
+)
 
 
 def data_features(config: RunConfig) -> dict[str, Any]:

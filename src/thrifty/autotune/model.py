@@ -10,7 +10,16 @@ import numpy as np
 from thrifty.autotune.features import DATA_FEATURES, row_features
 from thrifty.errors import UserError
 
-CONFIG_FIELDS = ("method", "rank", "alpha", "dropout", "learning_rate", "weight_decay", "target_modules", "epochs")
+CONFIG_FIELDS = (
+    "method",
+    "rank",
+    "alpha",
+    "dropout",
+    "learning_rate",
+    "weight_decay",
+    "target_modules",
+    "epochs",
+)
 
 
 def read_results(paths: list[Path]) -> list[dict[str, Any]]:
@@ -25,7 +34,9 @@ def read_results(paths: list[Path]) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
-                raise UserError(f"{path}:{i}: not valid JSON; results.jsonl has one JSON object per line") from None
+                raise UserError(
+                    f"{path}:{i}: not valid JSON; results.jsonl has one JSON object per line"
+                ) from None
             if row.get("state") == "complete" and row.get("eval_loss") is not None:
                 rows.append(row)
     return rows
@@ -72,7 +83,9 @@ def fit(rows: list[dict[str, Any]], seed: int = 0) -> Autotuner:
 
     domains = sorted({r["domain"] for r in rows})
     if len(rows) < 4:
-        raise UserError(f"autotune needs results of at least 4 completed trials (got {len(rows)}); run sweeps first")
+        raise UserError(
+            f"autotune needs results of at least 4 completed trials (got {len(rows)}); run sweeps first"
+        )
     X = np.array([row_features(r, data_of(r)) for r in rows])
     # Shallow trees and a small learning rate: a few dozen rows per domain, so keep variance low.
     model = GradientBoostingRegressor(

@@ -97,7 +97,11 @@ class Objective:
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
             trial.set_user_attr("error", message)
             print(f"sweep: trial {trial.number} failed: {message}", file=sys.stderr)
-            return math.nan if len(self.settings.objectives) == 1 else (math.nan,) * len(self.settings.objectives)
+            return (
+                math.nan
+                if len(self.settings.objectives) == 1
+                else (math.nan,) * len(self.settings.objectives)
+            )
         values = self.record(trial, config, summary)
         if pruning and pruning.pruned_at is not None:
             raise optuna.TrialPruned(f"pruned after evaluation {pruning.pruned_at}")
@@ -177,8 +181,7 @@ def results_callback(plan: SweepPlan):
 
 def sync_results(plan: SweepPlan, study: optuna.Study) -> int:
     """Append rows for finished trials that results.jsonl lacks (a worker killed between the two writes)."""
-    from thrifty.errors import Preempted
-from thrifty.sweep.results import read_rows
+    from thrifty.sweep.results import read_rows
 
     path = Path(plan.sweep_dir) / RESULTS
     have = {(r["study"], r["trial_id"]) for r in read_rows(path)}

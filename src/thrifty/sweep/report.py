@@ -51,7 +51,9 @@ def importances(study: optuna.Study) -> dict[str, float]:
         return {}
     try:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-        return optuna.importance.get_param_importances(study, evaluator=evaluator, target=lambda t: t.values[0])
+        return optuna.importance.get_param_importances(
+            study, evaluator=evaluator, target=lambda t: t.values[0]
+        )
     except (RuntimeError, ValueError):  # e.g. every parameter constant among completed trials
         return {}
 
@@ -144,7 +146,9 @@ def write_report(sweep_dir: Path, study: optuna.Study) -> dict[str, Any]:
         f"objective(s): {', '.join(objectives)} (minimised)."
     )
     lines += ["", f"## {label}", ""]
-    lines += [f"- trial {b['trial']}: {b['params']} -> {b['values']}" for b in best_list] or ["- no trial completed"]
+    lines += [f"- trial {b['trial']}: {b['params']} -> {b['values']}" for b in best_list] or [
+        "- no trial completed"
+    ]
     lines += ["", "## Trials", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows]
     if imp:
@@ -153,7 +157,12 @@ def write_report(sweep_dir: Path, study: optuna.Study) -> dict[str, Any]:
     (sweep_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
     print_table(rows, columns, {b["trial"] for b in best_list}, plan.study_name)
     text = "\n".join(lines[: lines.index("## Trials")]).replace("#", "").strip()
-    return {"best": best_list, "rows": rows, "importance": imp, "text": text + f"\nreport: {sweep_dir / 'report.md'}"}
+    return {
+        "best": best_list,
+        "rows": rows,
+        "importance": imp,
+        "text": text + f"\nreport: {sweep_dir / 'report.md'}",
+    }
 
 
 def best_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:

@@ -34,7 +34,9 @@ class ResultRow(BaseModel):
     latency_ms_per_token: float | None = Field(
         description="Measured training milliseconds per token (1000 / tokens per second)."
     )
-    cost_usd: float | None = Field(description="Dollars: planner price on `gpu`, else seconds x usd_per_hour.")
+    cost_usd: float | None = Field(
+        description="Dollars: planner price on `gpu`, else seconds x usd_per_hour."
+    )
     tokens: int | None = Field(description="Tokens trained on.")
     timestamp: str = Field(description="When the trial finished (UTC, ISO 8601).")
     trial_id: int = Field(description="Optuna trial number within the study.")

@@ -42,7 +42,9 @@ def prepare(path: Path, overrides: dict[str, Any], output: str | None) -> SweepP
         examples = fields.pop("train_examples")
         trial_base["data"].update(fields)
         if full.train.max_steps:
-            trial_base["train"]["max_steps"] = max(1, math.ceil(full.train.max_steps * settings.search_fraction))
+            trial_base["train"]["max_steps"] = max(
+                1, math.ceil(full.train.max_steps * settings.search_fraction)
+            )
     if settings.pruner != "none" and not full.train.eval_every_steps:
         steps = trial_base["train"]["max_steps"] or estimate_steps(full, examples)
         trial_base["train"]["eval_every_steps"] = max(1, steps // settings.evals_per_trial)
@@ -78,7 +80,9 @@ def estimate_steps(config, examples: int | None) -> int:
     """Optimizer steps of an epoch-based run (for the eval interval the pruner needs)."""
     from thrifty.data.readers import read_records
 
-    n = examples or round(len(read_records(config.data.path, config.data.split)) * (1 - config.data.val_fraction))
+    n = examples or round(
+        len(read_records(config.data.path, config.data.split)) * (1 - config.data.val_fraction)
+    )
     batch = config.train.micro_batch_size * config.train.gradient_accumulation_steps
     return max(1, math.ceil(n / batch * config.train.epochs))
 
@@ -120,7 +124,9 @@ def budget_callbacks(plan: SweepPlan) -> list:
         def dollars(study: optuna.Study, _trial) -> None:
             spent = sum(t.user_attrs.get("cost_usd") or 0.0 for t in study.get_trials(deepcopy=False))
             if spent >= settings.budget_dollars:
-                print(f"sweep: ${spent:.4f} spent, budget ${settings.budget_dollars} reached", file=sys.stderr)
+                print(
+                    f"sweep: ${spent:.4f} spent, budget ${settings.budget_dollars} reached", file=sys.stderr
+                )
                 study.stop()
 
         callbacks.append(dollars)

@@ -56,7 +56,9 @@ def from_unit(u: float, dist: BaseDistribution) -> Any:
         return dist.choices[min(int(u * len(dist.choices)), len(dist.choices) - 1)]
     if dist.log:
         value = math.exp(math.log(dist.low) + u * (math.log(dist.high) - math.log(dist.low)))
-        return min(max(round(value), dist.low), dist.high) if not isinstance(dist, FloatDistribution) else value
+        return (
+            min(max(round(value), dist.low), dist.high) if not isinstance(dist, FloatDistribution) else value
+        )
     if dist.step is None:  # continuous float range
         return dist.low + u * (dist.high - dist.low)
     count = int(math.floor((dist.high - dist.low) / dist.step + 1e-9)) + 1

@@ -42,7 +42,9 @@ class SweepSettings(Section):
     evals_per_trial: int = Field(
         4, gt=0, description="Eval-loss reports per trial for the pruner (sets train.eval_every_steps)."
     )
-    budget_minutes: float | None = Field(None, gt=0, description="Stop starting trials after this many minutes.")
+    budget_minutes: float | None = Field(
+        None, gt=0, description="Stop starting trials after this many minutes."
+    )
     budget_dollars: float | None = Field(
         None, gt=0, description="Stop starting trials once the trials' summed cost_usd reaches this."
     )

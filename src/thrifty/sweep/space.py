@@ -44,7 +44,9 @@ def to_distribution(key: str, spec: Any) -> optuna.distributions.BaseDistributio
         raise UserError(f"{where}: expected {{low: .., high: ..}} or {{choices: [..]}}, got {spec!r}")
     extra = set(spec) - {"choices", "low", "high", "log", "step"}
     if extra:
-        raise UserError(f"{where}: unknown key(s) {', '.join(sorted(extra))}; use low/high/log/step or choices")
+        raise UserError(
+            f"{where}: unknown key(s) {', '.join(sorted(extra))}; use low/high/log/step or choices"
+        )
     if "choices" in spec:
         if set(spec) != {"choices"} or not isinstance(spec["choices"], list) or not spec["choices"]:
             raise UserError(f"{where}: choices must be a non-empty list and stand alone")
@@ -88,7 +90,9 @@ def parse_space(raw: dict[str, Any]) -> dict[str, optuna.distributions.BaseDistr
     fields = valid_fields()
     unknown = [k for k in raw if k not in fields]
     if unknown:
-        raise UserError(f"sweep.space: unknown config field {unknown[0]!r}; valid fields: {', '.join(fields)}")
+        raise UserError(
+            f"sweep.space: unknown config field {unknown[0]!r}; valid fields: {', '.join(fields)}"
+        )
     return {key: to_distribution(key, spec) for key, spec in raw.items()}
 
 
