@@ -7,7 +7,8 @@ loss, and count a hit when the top 5 hold a config whose real eval loss is withi
 The baseline is 5 configs drawn at random from the same candidates (exact hit probability).
 
 The sweeps' results.jsonl files are committed under bench/data/autotune/ so the evaluation reruns in
-seconds; --rerun trains them again (~40-90 s per trial on a shared 2-core CPU, 4 x TRIALS trials).
+seconds; --rerun trains them again (6 steps of 4 x 64 tokens per trial; 0.5-2 min per trial on a
+shared 2-core CPU).
 
 Usage: .venv/bin/python bench/autotune_transfer.py [--rerun] [--trials 10] [--domains ...]
 """
@@ -28,14 +29,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "autotune"
 CHATTERBOT = ("trivia", "emotion", "ai")
-EVAL_EXAMPLES = 24
+EVAL_EXAMPLES = 12
 TOP_K = 5
 WITHIN = 0.02
 
 SWEEP = {
     "model": {"name": "smollm2-135m"},
-    "data": {"max_seq_len": 128},
-    "train": {"max_steps": 10, "micro_batch_size": 4, "logging_steps": 5, "warmup_ratio": 0.1},
+    "data": {"max_seq_len": 64},
+    "train": {"max_steps": 6, "micro_batch_size": 4, "logging_steps": 2, "warmup_ratio": 0.1},
     "checkpoint": {"every_minutes": None},
     "sweep": {
         "sampler": "lhs",
@@ -76,7 +77,7 @@ def run_sweeps(domains: list[str], trials: int, work: Path) -> None:
             print(f"{domain}: {pairs} pairs", file=sys.stderr)
         config = json.loads(json.dumps(SWEEP))
         config["data"]["path"] = str(data)
-        # The same 24 held-out examples per domain keep each trial's two evaluations cheap on a CPU.
+        # The same 12 held-out examples per domain keep each trial's two evaluations cheap on a CPU.
         config["data"]["val_fraction"] = EVAL_EXAMPLES / (503 if domain == "construction" else pairs)
         config["sweep"].update(domain=domain, trials=trials)
         path = work / f"{domain}.yaml"
@@ -139,11 +140,13 @@ def main() -> int:
         "--rerun", action="store_true", help="Train the sweeps again (slow) instead of reading bench/data."
     )
     parser.add_argument("--trials", type=int, default=10, help="Trials per domain with --rerun.")
+    parser.add_argument("--work", help="Folder for the sweeps with --rerun (default: a new temporary one).")
     parser.add_argument("--domains", nargs="+", default=[*CHATTERBOT, "construction"], help="Domains to use.")
     args = parser.parse_args()
     if args.rerun:
-        with tempfile.TemporaryDirectory(prefix="autotune-bench-") as tmp:
-            run_sweeps(args.domains, args.trials, Path(tmp))
+        work = Path(args.work or tempfile.mkdtemp(prefix="autotune-bench-"))
+        work.mkdir(parents=True, exist_ok=True)
+        run_sweeps(args.domains, args.trials, work)  # an interrupted rerun with the same --work resumes
     result = evaluate(args.domains)
     for row in result["per_domain"]:
         print(json.dumps(row))

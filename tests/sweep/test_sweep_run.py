@@ -71,7 +71,7 @@ def _no_duplicates(rows: list[dict], n: int) -> None:
 
 
 def test_two_local_workers_on_sqlite(sweep_file):
-    path = sweep_file({"sampler": "lhs", "trials": 4, "workers": 2, "space": SPACE})
+    path = sweep_file({"sampler": "lhs", "trials": 4, "workers": 2, "space": SPACE}, train={"max_steps": 2})
     out = path.parent / "workers"
     assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 0
     _no_duplicates(rows_of(out), 4)
@@ -79,7 +79,7 @@ def test_two_local_workers_on_sqlite(sweep_file):
 
 
 def test_two_local_workers_on_postgres(sweep_file, postgres_url):
-    path = sweep_file({"sampler": "lhs", "trials": 4, "space": SPACE})
+    path = sweep_file({"sampler": "lhs", "trials": 4, "space": SPACE}, train={"max_steps": 2})
     out = path.parent / "pg"
     code = main(
         [
