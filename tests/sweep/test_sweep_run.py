@@ -153,4 +153,4 @@ def test_multi_objective_reports_the_pareto_set(sweep_file, capsys):
     assert front and all(len(b["values"]) == 2 for b in front)
     rows = rows_of(out)
     assert all(r["cost_usd"] == pytest.approx(r["train_seconds"] * 2.0 / 3600) for r in rows)
-    assert "Pareto set" in (out / "report.md").read_text()
+    assert "Pareto set" in (out / "report.md").read_text() and (out / "pareto.png").is_file()

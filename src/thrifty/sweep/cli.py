@@ -38,6 +38,9 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--results", action="append", help="results.jsonl for --warm-start (repeatable; default runs/**)."
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="finalize: replace a finished DIR/final run."
+    )
     parser.add_argument("--no-progress", action="store_true", help="No progress bars (for logs).")
     parser.add_argument("--json", action="store_true", help="Print the best trial(s) / report as JSON.")
 
@@ -102,7 +105,7 @@ def finalize(sweep_dir: Path, args: argparse.Namespace) -> int:
     from thrifty.report import print_run_summary
     from thrifty.sweep.finalize import finalize as train_best
 
-    result = train_best(sweep_dir, progress=not args.no_progress)
+    result = train_best(sweep_dir, progress=not args.no_progress, overwrite=args.overwrite)
     if args.json:
         print(json.dumps(result.summary, indent=2, default=str))
     else:

@@ -106,6 +106,22 @@ def plot_importance(imp: dict[str, float], path: Path) -> None:
     plt.close(fig)
 
 
+def plot_pareto(study: optuna.Study, best: list, objectives: list[str], path: Path) -> None:
+    """Two objectives: every completed trial, the Pareto set joined (lower-left is better)."""
+    plt = _pyplot()
+    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter([t.values[1] for t in done], [t.values[0] for t in done], label="trial")
+    front = sorted((t.values[1], t.values[0]) for t in best)
+    if front:
+        ax.plot(*zip(*front, strict=True), "--o", color="gray", label="Pareto set")
+    ax.set(xlabel=objectives[1], ylabel=objectives[0], title="Pareto set")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
@@ -132,6 +148,9 @@ def write_report(sweep_dir: Path, study: optuna.Study) -> dict[str, Any]:
     if imp:
         plot_importance(imp, sweep_dir / "importance.png")
         plots.append("importance.png")
+    if len(objectives) == 2 and best:
+        plot_pareto(study, best, objectives, sweep_dir / "pareto.png")
+        plots.append("pareto.png")
     best_list = [
         {"trial": t.number, "params": {k: decode_choice(v) for k, v in t.params.items()}, "values": t.values}
         for t in best
