@@ -154,3 +154,13 @@ def test_multi_objective_reports_the_pareto_set(sweep_file, capsys):
     rows = rows_of(out)
     assert all(r["cost_usd"] == pytest.approx(r["train_seconds"] * 2.0 / 3600) for r in rows)
     assert "Pareto set" in (out / "report.md").read_text() and (out / "pareto.png").is_file()
+
+
+def test_dollar_budget_stops_the_sweep(sweep_file):
+    # At $3,600,000/h a trial of ~1 s costs ~$1,000: the $1 budget is spent after the first trial.
+    path = sweep_file({"sampler": "random", "trials": 4, "space": SPACE}, train={"max_steps": 2})
+    out = path.parent / "budget"
+    args = ["--budget-dollars", "1", "--usd-per-hour", "3600000", "--no-progress"]
+    assert main(["sweep", str(path), "--output", str(out), *args]) == 0
+    rows = rows_of(out)
+    assert len(rows) == 1 and rows[0]["cost_usd"] > 1
