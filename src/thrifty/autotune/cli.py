@@ -54,6 +54,12 @@ def run(args: argparse.Namespace) -> int:
     for column in rows[0]:
         table.add_column(column, justify="right")
     for r in rows:
-        table.add_row(*[f"{v:+.2%}" if k == "predicted_gap" else str(v) for k, v in r.items()])
+        table.add_row(*[_cell(k, v) for k, v in r.items()])
     Console(soft_wrap=False).print(table)
     return 0
+
+
+def _cell(key: str, value) -> str:
+    if key == "predicted_gap":
+        return f"{value:+.2%}"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
