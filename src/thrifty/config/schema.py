@@ -119,6 +119,13 @@ class DataConfig(Section):
     max_examples: int | None = Field(
         None, gt=0, description="Use only the first N training examples (quick runs)."
     )
+    packing: bool = Field(
+        True,
+        description="Padding-free packing: each micro-batch is one row of its examples end to end, with "
+        "position ids restarting per example so each attends only to itself (same loss as unpacked, no "
+        "FLOPs on padding). Off: dynamic padding to the longest example of the batch. prefix, prompt and "
+        "ptuning always pad (their virtual tokens belong to one row each).",
+    )
 
 
 class TrainConfig(Section):
@@ -158,7 +165,26 @@ class TrainConfig(Section):
         False, description="Recompute activations in the backward pass: less memory, ~30% more compute."
     )
     group_by_length: bool = Field(
-        False, description="Batch examples of similar length together to cut padding (order is still seeded)."
+        False,
+        description="Batch examples of similar length together to cut padding (order is still seeded). "
+        "Useful only with data.packing off: packed batches carry no padding.",
+    )
+    learned_logits_only: bool = Field(
+        True,
+        description="Compute the output head's logits only where the next token is learned (answers, not "
+        "prompts): same loss, less compute and memory for large vocabularies. Off: logits everywhere.",
+    )
+    auto_micro_batch: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Search the micro-batch size that gives the most tokens/s within memory, keeping the "
+        "effective batch (micro_batch_size x gradient_accumulation_steps) fixed; backs off from sizes that "
+        "do not fit and prints its choice. auto: on GPUs only (on CPUs tokens/s measured flat in the "
+        "micro-batch, so the trial steps are not worth their time).",
+    )
+    compile: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="torch.compile the model; falls back to eager with a warning if compiling fails. "
+        "auto: on GPUs only (on CPUs it measured no faster for short LoRA runs once compile time is counted).",
     )
     eval_every_steps: int | None = Field(
         None,

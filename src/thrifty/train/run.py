@@ -98,11 +98,14 @@ def train(
     write_resolved(config, run_dir / "config.yaml")
     reset_run_files(run_dir, resume_plan.checkpoint)
 
-    trainer, metrics = build_trainer(model, tokenizer, data, config, precision, run_dir, progress)
+    trainer_config, speed_state = prepare_speed(model, tokenizer, data, config, resume_plan.state or {})
+    trainer, metrics = build_trainer(model, tokenizer, data, trainer_config, precision, run_dir, progress)
     for callback in callbacks or []:
         trainer.add_callback(callback)
     metrics.history = read_metrics(run_dir)
-    output, before, train_seconds, started, stats = train_guarded(trainer, config, run_dir, resume_plan)
+    output, before, train_seconds, started, stats = train_guarded(
+        trainer, config, run_dir, resume_plan, speed_state
+    )
     after = trainer.evaluate()["eval_loss"]
 
     save_outputs(trainer.model, tokenizer, run_dir)
@@ -113,6 +116,7 @@ def train(
     summary.update(planned_vs_measured(cost_plan, summary, rss_before))
     summary["metrics_logged"] = len(metrics.history)
     summary.update(stats)
+    summary.update(speed_summary(trainer, trainer_config, train_seconds))
     write_json_atomic(run_dir / SUMMARY, summary)
     return RunResult(run_dir, summary, trainer.model, tokenizer, data)
 
@@ -136,7 +140,33 @@ def planned_vs_measured(plan: dict[str, Any], summary: dict[str, Any], rss_befor
     return out
 
 
-def train_guarded(trainer, config: RunConfig, run_dir: Path, plan):
+def prepare_speed(model, tokenizer, data: PreparedData, config: RunConfig, saved: dict[str, Any]):
+    """Compile (when it helps) and pick the micro-batch (when asked); returns the config the trainer
+    runs with and the state a resume needs to replay the same batches."""
+    from thrifty.train.speed import choose_micro_batch, compile_model, make_collator
+
+    device = device_name()
+    compile_model(model, config.train.compile, device)
+    collate = make_collator(config, tokenizer, device)
+    return choose_micro_batch(model, data.train, collate, config, saved, device)
+
+
+def speed_summary(trainer, config: RunConfig, train_seconds: float) -> dict[str, Any]:
+    """How the batches were built and what share of training time building them took (target < 2%)."""
+    from thrifty.train.speed import uses_packing
+
+    collate = trainer.data_collator
+    data_seconds = getattr(collate, "seconds", 0.0)
+    return {
+        "packing": uses_packing(config),
+        "micro_batch_size": config.train.micro_batch_size,
+        "gradient_accumulation_steps": config.train.gradient_accumulation_steps,
+        "data_seconds": round(data_seconds, 3),
+        "data_time_share": round(data_seconds / max(train_seconds, 1e-9), 5),
+    }
+
+
+def train_guarded(trainer, config: RunConfig, run_dir: Path, plan, extra_state: dict[str, Any] | None = None):
     """Evaluate before, then `trainer.train()` under checkpoints, signal handlers, the poller and uploads.
 
     Returns (train output, eval loss before, training seconds over all segments, start time, summary
@@ -146,7 +176,11 @@ def train_guarded(trainer, config: RunConfig, run_dir: Path, plan):
 
     saved = plan.state or {}
     started = datetime.fromisoformat(saved["started_at"]) if "started_at" in saved else datetime.now(UTC)
-    costs = {"started_at": started.isoformat(), "resumes": saved.get("resumes", -1) + 1}
+    costs = {
+        "started_at": started.isoformat(),
+        "resumes": saved.get("resumes", -1) + 1,
+        **(extra_state or {}),
+    }
     t0 = time.perf_counter()
 
     def counters() -> dict[str, Any]:  # cost counters as of now, stored in every checkpoint
@@ -230,8 +264,8 @@ def build_trainer(
     from transformers.trainer_callback import PrinterCallback
     from transformers.trainer_callback import ProgressCallback as HFProgress
 
-    from thrifty.data.collate import PadCollator
     from thrifty.train.callbacks import MetricsCallback, ProgressCallback
+    from thrifty.train.speed import make_collator, trainer_kwargs
 
     t = config.train
     args = TrainingArguments(
@@ -265,8 +299,8 @@ def build_trainer(
         report_to="none",
         disable_tqdm=True,
         remove_unused_columns=False,
-        include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0,
+        **trainer_kwargs(config, device_name()),
     )
     metrics = MetricsCallback(run_dir / "metrics.jsonl")
     callbacks = [metrics] + ([ProgressCallback()] if progress else [])
@@ -281,7 +315,7 @@ def build_trainer(
         args=args,
         train_dataset=data.train,
         eval_dataset=data.eval,
-        data_collator=PadCollator(tokenizer.pad_token_id),
+        data_collator=make_collator(config, tokenizer, device_name()),
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # it prints raw dicts; metrics.jsonl and our bar replace it

@@ -1,0 +1,110 @@
+"""The speed defaults a run gets without asking: packing, logits only where learned, compile, Liger.
+
+Each is a decision with a measured reason (docs/performance.md, bench/train_throughput.py); this
+module only decides and wires, the work is done by transformers, torch and (on CUDA) Liger.
+"""
+
+import importlib.util
+import sys
+import time
+import warnings
+from typing import Any
+
+from thrifty.config.schema import RunConfig
+
+# Methods whose virtual tokens are prepended to each row: a packed row would share one prefix.
+PADDED_ONLY_METHODS = ("prefix", "prompt", "ptuning")
+
+
+def uses_packing(config: RunConfig) -> bool:
+    return config.data.packing and config.method.name not in PADDED_ONLY_METHODS
+
+
+def use_liger(device: str) -> bool:
+    """Liger's fused kernels (RMSNorm, RoPE, SwiGLU, linear+cross-entropy) are Triton: CUDA only."""
+    return device == "cuda" and importlib.util.find_spec("liger_kernel") is not None
+
+
+class TimedCollator:
+    """Wraps a collator and adds up the seconds spent building batches (rows are pre-tokenised, so
+    this is all the data loader does): the run summary reports it as a share of training time."""
+
+    def __init__(self, collate):
+        self.collate = collate
+        self.seconds = 0.0
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        start = time.perf_counter()
+        try:
+            return self.collate(rows)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+def make_collator(config: RunConfig, tokenizer, device: str) -> TimedCollator:
+    from thrifty.data.collate import PadCollator
+    from thrifty.data.pack import PackCollator
+
+    if uses_packing(config):
+        # Liger fuses the head with the loss and never builds logits: nothing left to skip.
+        learned_only = config.train.learned_logits_only and not use_liger(device)
+        return TimedCollator(PackCollator(learned_logits_only=learned_only))
+    return TimedCollator(PadCollator(tokenizer.pad_token_id))
+
+
+def trainer_kwargs(config: RunConfig, device: str) -> dict[str, Any]:
+    """TrainingArguments that depend on the speed decisions."""
+    return {
+        # A packed batch has no padding, and no attention mask to count it from.
+        "include_num_input_tokens_seen": "all" if uses_packing(config) else "non_padding",
+        "use_liger_kernel": use_liger(device),
+    }
+
+
+def wants_compile(setting: str, device: str) -> bool:
+    return setting == "on" or (setting == "auto" and device == "cuda")
+
+
+def compile_model(model, setting: str, device: str):
+    """torch.compile the model in place when asked (auto: on CUDA). Compilation itself happens at the
+    first step; any failure there, or here, falls back to eager with a warning instead of a crash."""
+    if not wants_compile(setting, device):
+        return model
+    import torch
+
+    try:
+        # A graph that fails to compile (unsupported op, no C++ compiler, no Triton) then runs eagerly.
+        torch._dynamo.config.suppress_errors = True
+        if not torch._dynamo.is_dynamo_supported():
+            raise RuntimeError(f"torch.compile is not supported on Python {sys.version.split()[0]}")
+        model.compile()  # in place: the model stays a PeftModel, saved and checkpointed as before
+    except Exception as exc:  # compilers fail in many ways
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        warnings.warn(f"torch.compile failed ({first}); training without it", stacklevel=2)
+        print(f"warning: torch.compile failed ({first}); training without it", file=sys.stderr)
+        return model
+    print("torch.compile: on (the first steps compile)", file=sys.stderr)
+    return model
+
+
+def wants_micro_batch_search(setting: str, device: str) -> bool:
+    return setting == "on" or (setting == "auto" and device == "cuda")
+
+
+def choose_micro_batch(model, rows, collate, config: RunConfig, saved: dict[str, Any], device: str):
+    """The config the trainer runs with: micro-batch and accumulation as searched (or as chosen by the
+    run being resumed, so a resume replays the same batches), and the state to store in checkpoints."""
+    from thrifty.train.autobatch import memory_limit_bytes, search_micro_batch
+
+    t = config.train
+    if "micro_batch" in saved:
+        micro, accum = saved["micro_batch"]
+    elif wants_micro_batch_search(t.auto_micro_batch, device):
+        effective = t.micro_batch_size * t.gradient_accumulation_steps
+        choice = search_micro_batch(model, rows, collate, effective, memory_limit_bytes(device))
+        print(choice.describe(), file=sys.stderr)
+        micro, accum = choice.micro_batch_size, choice.gradient_accumulation_steps
+    else:
+        return config, {}
+    train = t.model_copy(update={"micro_batch_size": micro, "gradient_accumulation_steps": accum})
+    return config.model_copy(update={"train": train}), {"micro_batch": [micro, accum]}
