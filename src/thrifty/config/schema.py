@@ -202,6 +202,12 @@ class TrainConfig(Section):
     logging_steps: int = Field(5, gt=0, description="Write a metrics.jsonl line every N steps.")
     seed: int = Field(42, description="Seed for initialisation, data order and the validation split.")
 
+    @field_validator("auto_micro_batch", "compile", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, value):
+        # YAML reads on/off (and the command line's `train.compile=on`) as booleans.
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
     @model_validator(mode="after")
     def _early_stopping_needs_eval(self):
         if self.early_stopping_patience is not None and self.eval_every_steps is None:

@@ -1,0 +1,115 @@
+"""Speed defaults: packing learns what padding learns, the micro-batch search backs off and says so,
+a failing torch.compile falls back, and the summary reports the data loader's share of the time."""
+
+import json
+
+import pytest
+import torch
+
+from thrifty.cli import main
+from thrifty.errors import UserError
+from thrifty.train.autobatch import candidates, search_micro_batch
+
+FAST = ["--no-progress", "train.micro_batch_size=4", "data.max_seq_len=128", "train.logging_steps=1"]
+
+
+def _train(tiny_model, data, out, *extra) -> dict:
+    args = ["train", "--model", str(tiny_model), "--data", str(data), "--output", str(out), *FAST, *extra]
+    assert main(args) == 0
+    return json.loads((out / "summary.json").read_text())
+
+
+def test_packing_learns_what_padding_learns(tiny_model, alpaca_file, tmp_path):
+    """Same batches (seeded sampler), no dropout: packed and padded runs end with the same weights."""
+    from safetensors.torch import load_file
+
+    runs = {}
+    for name, extra in (
+        ("packed", []),
+        ("padded", ["data.packing=false", "train.learned_logits_only=false"]),
+    ):
+        summary = _train(
+            tiny_model, alpaca_file, tmp_path / name, "--max-steps", "4", "method.dropout=0", *extra
+        )
+        runs[name] = (summary, load_file(tmp_path / name / "adapter" / "adapter_model.safetensors"))
+    (packed, packed_weights), (padded, padded_weights) = runs["packed"], runs["padded"]
+    assert packed["packing"] is True and padded["packing"] is False
+    assert packed["train_tokens"] == padded["train_tokens"]  # real tokens only, no padding counted
+    assert packed["train_loss"] == pytest.approx(padded["train_loss"], rel=1e-4)
+    assert packed["eval_loss_after"] == pytest.approx(padded["eval_loss_after"], rel=1e-4)
+    for key, tensor in padded_weights.items():
+        assert torch.allclose(packed_weights[key], tensor, atol=1e-5), key
+    assert 0 < packed["data_time_share"] < 0.5 and packed["data_seconds"] > 0
+
+
+def test_prompt_learning_methods_keep_padding(tiny_model, alpaca_file, tmp_path):
+    summary = _train(tiny_model, alpaca_file, tmp_path / "run", "--max-steps", "1", "--method", "prompt")
+    assert summary["packing"] is False  # virtual tokens are per row: one packed row would share them
+
+
+def test_auto_micro_batch_keeps_the_effective_batch_and_reports(tiny_model, alpaca_file, tmp_path, capsys):
+    summary = _train(
+        tiny_model,
+        alpaca_file,
+        tmp_path / "run",
+        "--max-steps",
+        "2",
+        "train.auto_micro_batch=on",
+        "train.gradient_accumulation_steps=2",
+    )
+    assert summary["micro_batch_size"] * summary["gradient_accumulation_steps"] == 8
+    err = capsys.readouterr().err
+    assert "auto micro-batch:" in err and f"micro_batch_size={summary['micro_batch_size']}" in err
+
+
+def _rows(n: int) -> list[dict]:
+    return [{"input_ids": [1] * (10 + i), "labels": [1] * (10 + i)} for i in range(n)]
+
+
+def test_search_backs_off_when_a_size_runs_out_of_memory():
+    def step(model, batch):
+        if len(batch) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    choice = search_micro_batch(torch.nn.Linear(2, 2), _rows(8), lambda rows: rows, 8, 2**62, step)
+    assert (
+        choice.micro_batch_size in (1, 2)
+        and choice.gradient_accumulation_steps * choice.micro_batch_size == 8
+    )
+    assert choice.tried[-1] == {"size": 4, "note": "out of memory"}
+    assert "4: out of memory" in choice.describe()
+    assert candidates(12) == [1, 2, 3, 4, 6, 12]
+
+
+def test_search_stops_at_the_memory_limit_and_refuses_when_nothing_fits():
+    def no_fit(model, batch):
+        raise torch.OutOfMemoryError("out of memory")
+
+    with pytest.raises(UserError, match="gradient_checkpointing"):
+        search_micro_batch(torch.nn.Linear(2, 2), _rows(4), lambda rows: rows, 4, 2**62, no_fit)
+    with pytest.raises(UserError, match="does not fit"):  # any peak is over a 1-byte limit
+        search_micro_batch(torch.nn.Linear(2, 2), _rows(4), lambda rows: rows, 4, 1, lambda m, b: None)
+
+
+def test_resume_reuses_the_chosen_micro_batch_without_searching(tiny_model):
+    from thrifty.config.schema import RunConfig
+    from thrifty.train.speed import choose_micro_batch
+
+    config = RunConfig.model_validate({"train": {"auto_micro_batch": "on", "micro_batch_size": 4}})
+    chosen, state = choose_micro_batch(None, [], None, config, {"micro_batch": [2, 2]}, "cpu")
+    assert (chosen.train.micro_batch_size, chosen.train.gradient_accumulation_steps) == (2, 2)
+    assert state == {"micro_batch": [2, 2]}
+
+
+def test_compile_failure_falls_back_with_a_warning(tiny_model, alpaca_file, tmp_path, monkeypatch, capsys):
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("no C++ compiler found\nlong trace")
+
+    monkeypatch.setattr(torch.nn.Module, "compile", broken)
+    with pytest.warns(UserWarning, match="torch.compile failed"):
+        summary = _train(tiny_model, alpaca_file, tmp_path / "run", "--max-steps", "1", "train.compile=on")
+    assert summary["steps"] == 1
+    assert (
+        "warning: torch.compile failed (no C++ compiler found); training without it"
+        in capsys.readouterr().err
+    )
