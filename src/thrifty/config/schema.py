@@ -178,13 +178,13 @@ class TrainConfig(Section):
         "auto",
         description="Search the micro-batch size that gives the most tokens/s within memory, keeping the "
         "effective batch (micro_batch_size x gradient_accumulation_steps) fixed; backs off from sizes that "
-        "do not fit and prints its choice. auto: on GPUs only (on CPUs tokens/s measured flat in the "
-        "micro-batch, so the trial steps are not worth their time).",
+        "do not fit and prints its choice. auto: on GPUs only (on CPUs RAM is rarely the limit and the "
+        "trial steps cost minutes: see docs/performance.md).",
     )
     compile: Literal["auto", "on", "off"] = Field(
         "auto",
         description="torch.compile the model; falls back to eager with a warning if compiling fails. "
-        "auto: on GPUs only (on CPUs it measured no faster for short LoRA runs once compile time is counted).",
+        "auto: on GPUs only (not measured to pay off on CPUs yet: see docs/performance.md).",
     )
     eval_every_steps: int | None = Field(
         None,
