@@ -52,6 +52,13 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], options: Generation
 
 
 def generate_from_text(model: Any, tokenizer: Any, texts: list[str], options: GenerationOptions) -> list[str]:
+    return generate_with_counts(model, tokenizer, texts, options)[0]
+
+
+def generate_with_counts(
+    model: Any, tokenizer: Any, texts: list[str], options: GenerationOptions
+) -> tuple[list[str], list[int]]:
+    """Answers (left-padded batch) and how many tokens each one generated, its end-of-sequence included."""
     tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
     batch = tokenizer(
         texts, return_tensors="pt", padding=True, add_special_tokens=not tokenizer.chat_template
@@ -71,4 +78,10 @@ def generate_from_text(model: Any, tokenizer: Any, texts: list[str], options: Ge
     with torch.inference_mode():
         out = model.generate(**batch, **kwargs)
     new_tokens = out[:, batch["input_ids"].shape[1] :]
-    return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    answers = [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    return answers, [_generated_length(row.tolist(), tokenizer.eos_token_id) for row in new_tokens]
+
+
+def _generated_length(ids: list[int], eos_id: int | None) -> int:
+    """Finished rows are padded (often with EOS itself) up to the longest row: count through the first EOS."""
+    return ids.index(eos_id) + 1 if eos_id is not None and eos_id in ids else len(ids)
