@@ -72,3 +72,19 @@ def test_runs_that_cannot_be_merged_or_lack_an_adapter(tiny_model, faq, tmp_path
         (tmp_path / "empty" / name).write_text((full / name).read_text())
     assert main(["export", str(tmp_path / "empty"), "--merge"]) == 2
     assert "neither adapter" in capsys.readouterr().err
+
+
+def test_int8_export_reports_size_and_perplexity_delta(tiny_model_wide, faq, tmp_path, capsys):
+    from transformers import AutoModelForCausalLM
+
+    run = train_tiny_run(tiny_model_wide, faq, tmp_path / "run")
+    capsys.readouterr()
+    assert main(["export", str(run), "--int8", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["int8"]
+    assert report["bytes"] < 0.8 * report["full_precision_bytes"]  # linear layers 1 byte/weight instead of 4
+    # int8 rounding barely moves a small model's held-out perplexity.
+    assert abs(report["perplexity_delta"]) < 0.05 * report["perplexity_full"]
+    folder = run / "export" / "int8"
+    reloaded = AutoModelForCausalLM.from_pretrained(folder)
+    assert any("Linear8bitLt" in type(m).__name__ for m in reloaded.modules())
+    assert "perplexity" in (folder / "README.md").read_text()

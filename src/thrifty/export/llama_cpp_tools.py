@@ -93,7 +93,8 @@ def _extract(archive: Path, dest: Path) -> None:
 
 
 def _list_supported(folder: Path) -> list[str]:
-    out = run_script(folder, "convert_hf_to_gguf.py", ["--print-supported-models"]).stdout
+    result = run_script(folder, "convert_hf_to_gguf.py", ["--print-supported-models"])
+    out = result.stdout + result.stderr  # the list is logged, which goes to stderr
     return sorted({line.strip()[2:] for line in out.splitlines() if line.strip().startswith("- ")})
 
 
