@@ -45,13 +45,7 @@ def markdown(report: dict[str, Any]) -> str:
         _md_table(headers(report), metric_rows(report)),
     ]
     if report.get("lm_eval"):
-        lines += ["", "## lm-evaluation-harness", ""]
-        rows = [
-            [task, metric, f"{value:.4f}"]
-            for task, scores in report["lm_eval"].items()
-            for metric, value in scores.items()
-        ]
-        lines.append(_md_table(["task", "metric", "value"], rows))
+        lines += ["", "## lm-evaluation-harness", "", _md_table(*lm_eval_table(report["lm_eval"]))]
     if report["samples"]:
         lines += ["", "## Example answers", ""]
         for sample in report["samples"]:
@@ -59,6 +53,17 @@ def markdown(report: dict[str, Any]) -> str:
             lines += [f"- {NAMES[m]}: {sample[m]}" for m in ("base", "fine_tuned") if m in sample]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def lm_eval_table(results: dict[str, dict[str, dict[str, float]]]) -> tuple[list[str], list[list[str]]]:
+    models = [m for m in ("base", "fine_tuned") if m in results]
+    rows = []
+    for task, scores in results["fine_tuned"].items():
+        for metric in scores:
+            rows.append(
+                [task, metric, *(f"{results[m].get(task, {}).get(metric, float('nan')):.4f}" for m in models)]
+            )
+    return ["task", "metric", *(NAMES[m] for m in models)], rows
 
 
 def write_markdown(report: dict[str, Any], path: Path) -> None:
@@ -75,6 +80,14 @@ def print_report(report: dict[str, Any]) -> None:
         table.add_row(*row)
     console = Console(width=140)
     console.print(table)
+    if report.get("lm_eval"):
+        head, rows = lm_eval_table(report["lm_eval"])
+        harness = Table(title="lm-evaluation-harness")
+        for column in head:
+            harness.add_column(column)
+        for row in rows:
+            harness.add_row(*row)
+        console.print(harness)
     for sample in report["samples"][:2]:
         console.print(f"[bold]prompt[/bold]: {sample['prompt']}")
         console.print(f"  reference: {sample['reference']}")

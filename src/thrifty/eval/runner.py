@@ -73,19 +73,23 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
         "finished_at": datetime.now(UTC).isoformat(),
     }
     if options.lm_eval_tasks:
-        from thrifty.eval.harness import run_lm_eval
-
-        report["lm_eval"] = run_lm_eval(
-            tuned,
-            tokenizer,
-            options.lm_eval_tasks,
-            options.lm_eval_include,
-            options.batch_size,
-            options.lm_eval_limit,
-        )
+        report["lm_eval"] = _lm_eval(run, options)
     write_markdown(report, run.path / EVAL_MD)
     write_json_atomic(run.path / EVAL_JSON, report)
     return report
+
+
+def _lm_eval(run: RunFolder, options: EvalOptions) -> dict[str, Any]:
+    from thrifty.eval.harness import run_lm_eval
+
+    return run_lm_eval(
+        run,
+        options.lm_eval_tasks,
+        options.lm_eval_include,
+        options.batch_size,
+        options.lm_eval_limit,
+        options.compare_base,
+    )
 
 
 def _measure_base(run: RunFolder, tuned, tokenizer, data: EvalSet, options: EvalOptions) -> dict[str, Any]:
