@@ -3,6 +3,9 @@
 writes a LoRA adapter that llama.cpp applies on an unchanged base."""
 
 import json
+import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from thrifty.errors import UserError
@@ -10,6 +13,8 @@ from thrifty.export.llama_cpp_tools import ensure_tools, run_script, supported_a
 
 CONVERTER_TYPES = ("f32", "f16", "bf16")  # written by the converter itself, no quantizer pass
 FTYPE_PREFIX = "LLAMA_FTYPE_MOSTLY_"
+# llama.cpp refuses these without an importance matrix (llama-imatrix over calibration text).
+NEEDS_IMATRIX = ("iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s", "q2_k_s")
 
 
 def quantizer_types() -> dict[str, int]:
@@ -19,7 +24,8 @@ def quantizer_types() -> dict[str, int]:
     return {
         name[len(FTYPE_PREFIX) :].lower(): getattr(llama_cpp, name)
         for name in dir(llama_cpp)
-        if name.startswith(FTYPE_PREFIX) and name[len(FTYPE_PREFIX) :].lower() not in CONVERTER_TYPES
+        if name.startswith(FTYPE_PREFIX)
+        and name[len(FTYPE_PREFIX) :].lower() not in (*CONVERTER_TYPES, *NEEDS_IMATRIX)
     }
 
 
@@ -68,12 +74,36 @@ def quantize(source: Path, out_file: Path, qtype: str) -> Path:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = quantizer_types()[qtype]
     tmp = out_file.with_name(out_file.name + ".partial")
-    status = llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(), ctypes.byref(params))
+    log = out_file.with_name(out_file.name + ".log")
+    with _c_output_to(log):  # llama.cpp prints a line per tensor from C; kept only for an error message
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(), ctypes.byref(params))
+    tail = log.read_text(errors="replace").strip().splitlines()[-10:]
+    log.unlink(missing_ok=True)
     if status != 0:
         tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"llama.cpp could not quantize {source} to {qtype} (status {status})")
+        raise RuntimeError(
+            f"llama.cpp could not quantize {source} to {qtype} (status {status}):\n" + "\n".join(tail)
+        )
     tmp.rename(out_file)
     return out_file
+
+
+@contextmanager
+def _c_output_to(path: Path):
+    """Send the process's stdout/stderr file descriptors (what C code writes to) to `path` for a while."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with path.open("wb") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
 
 
 def check_lora_adapter(adapter_config: dict) -> None:

@@ -61,14 +61,14 @@ def check_request(run: RunFolder, options: ExportOptions, out: Path) -> list[Pat
     """Bad input and would-be overwrites, all before any work; returns the paths that will be written."""
     from thrifty.export.merge import DTYPES, check_mergeable
 
-    if not (options.merge or options.gguf or options.gguf_adapter or options.int8):
-        raise UserError("nothing to export: pass --merge, --gguf TYPES, --gguf-adapter and/or --int8")
-    if options.dtype not in DTYPES:
-        raise UserError(f"--dtype {options.dtype}: choose from {', '.join(DTYPES)}")
     if options.ollama and not (options.gguf or options.gguf_adapter):
         raise UserError(
             "--ollama writes a Modelfile for a GGUF: add --gguf q8_0 (or another type) or --gguf-adapter"
         )
+    if not (options.merge or options.gguf or options.gguf_adapter or options.int8):
+        raise UserError("nothing to export: pass --merge, --gguf TYPES, --gguf-adapter and/or --int8")
+    if options.dtype not in DTYPES:
+        raise UserError(f"--dtype {options.dtype}: choose from {', '.join(DTYPES)}")
     if options.merge or options.gguf or options.int8:
         check_mergeable(run)
     if options.gguf_adapter:
