@@ -128,71 +128,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from thrifty.eval.metrics import parse_metrics
+    from thrifty.eval.cli import run_eval
 
-    labels = _split_list(args.labels)
-    options_kwargs = {
-        "data": args.data,
-        "metrics": parse_metrics(args.metrics, labels),
-        "labels": labels,
-        "compare_base": args.compare_base,
-        "max_examples": args.max_examples,
-        "batch_size": args.batch_size,
-        "max_new_tokens": args.max_new_tokens,
-        "shown_examples": args.examples,
-        "lm_eval_tasks": _split_list(args.lm_eval),
-        "lm_eval_include": args.lm_eval_include,
-        "lm_eval_limit": args.lm_eval_limit,
-        "force": args.force,
-        "progress": not args.no_progress,
-    }
-    _quiet()
-    from thrifty.eval.report import print_report
-    from thrifty.eval.runner import EvalOptions, evaluate_run
-
-    report = evaluate_run(args.run, EvalOptions(**options_kwargs))
-    print(json.dumps(report, indent=2, default=str)) if args.json else print_report(report)
-    return 0
+    return run_eval(args)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    if args.fetch_tools:
-        from thrifty.export.llama_cpp_tools import ensure_tools
+    from thrifty.export.cli import run_export
 
-        print(ensure_tools())
-        if not args.run:
-            return 0
-    if not args.run:
-        raise UserError(
-            "thrifty export needs a run folder: thrifty export RUN --merge | --gguf q8_0 | --gguf-adapter"
-        )
-    from thrifty.export.runner import ExportOptions, export_run
-
-    options = ExportOptions(
-        output=args.output,
-        merge=args.merge,
-        dtype=args.dtype,
-        gguf=None,
-        gguf_adapter=args.gguf_adapter,
-        ollama=args.ollama,
-        system=args.system,
-        int8=args.int8,
-        force=args.force,
-    )
-    if args.gguf:
-        from thrifty.export.gguf import parse_types
-
-        options.gguf = parse_types(args.gguf)
-    _quiet()
-    result = export_run(args.run, options)
-    if args.json:
-        print(json.dumps(result, indent=2, default=str))
-        return 0
-    for path in result["targets"]:
-        print(f"wrote {path}")
-    for command in result["commands"]:
-        print(f"next: {command}")
-    return 0
+    return run_export(args)
 
 
 def _split_list(text: str | None) -> list[str] | None:
@@ -295,82 +239,6 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="No progress bar (for logs).")
 
 
-def add_eval_parser(verbs) -> None:
-    ev = verbs.add_parser(
-        "eval",
-        help="Perplexity and task metrics of a finished run, base vs fine-tuned; writes eval.json and eval.md.",
-        description="Evaluate RUN's fine-tuned model on held-out data: perplexity, metrics on greedy answers, "
-        "tokens/s and peak memory; results go to RUN/eval.json and RUN/eval.md.",
-    )
-    ev.add_argument("run", help="Run folder written by `thrifty train` (holds summary.json).")
-    ev.add_argument(
-        "--data", help="Eval file in any training format (default: the run's own held-out split)."
-    )
-    ev.add_argument(
-        "--metrics",
-        help="Comma-separated: exact, contains, f1, rougeL, json, accuracy (default: exact,contains,f1,rougeL).",
-    )
-    ev.add_argument("--labels", help="Label set for classification accuracy, comma-separated (e.g. yes,no).")
-    ev.add_argument(
-        "--compare-base", action="store_true", help="Also evaluate the base model on the same prompts."
-    )
-    ev.add_argument("--max-examples", type=int, help="Evaluate only the first N examples.")
-    ev.add_argument("--batch-size", type=int, default=8, help="Prompts per generation batch (left-padded).")
-    ev.add_argument("--max-new-tokens", type=int, default=128, help="Most tokens per generated answer.")
-    ev.add_argument("--examples", type=int, default=3, help="Example answers kept in the report.")
-    ev.add_argument(
-        "--lm-eval", metavar="TASKS", help="Also run lm-evaluation-harness tasks (comma-separated)."
-    )
-    ev.add_argument(
-        "--lm-eval-include", metavar="DIR", help="Folder of extra lm-eval task YAML files (local tasks)."
-    )
-    ev.add_argument("--lm-eval-limit", type=int, help="Examples per lm-eval task (quick checks).")
-    ev.add_argument("--force", action="store_true", help="Replace an existing RUN/eval.json.")
-    ev.add_argument("--json", action="store_true", help="Print eval.json instead of a table.")
-    ev.add_argument("--no-progress", action="store_true", help="No progress bar (for logs).")
-    ev.set_defaults(func=cmd_eval)
-
-
-def add_export_parser(verbs) -> None:
-    ex = verbs.add_parser(
-        "export",
-        help="Merge the adapter, write GGUF files (llama.cpp), an Ollama Modelfile, int8 weights.",
-        description="Ship a finished run: --merge (safetensors), --gguf TYPES (llama.cpp's converter and "
-        "quantizer), --gguf-adapter (LoRA alone), --ollama (Modelfile), --int8. Output: RUN/export/ or --output.",
-    )
-    ex.add_argument("run", nargs="?", help="Run folder written by `thrifty train`.")
-    ex.add_argument("--output", help="Export folder (default RUN/export).")
-    ex.add_argument("--merge", action="store_true", help="Merge the adapter into the base; save safetensors.")
-    ex.add_argument(
-        "--dtype", default="fp32", help="Merged weights dtype: fp32, bf16 or fp16 (default fp32)."
-    )
-    ex.add_argument(
-        "--gguf", metavar="TYPES", help="GGUF types, comma-separated: f16, q8_0, q4_k_m, ... (f32, bf16 too)."
-    )
-    ex.add_argument(
-        "--gguf-adapter",
-        action="store_true",
-        help="The LoRA alone as a GGUF adapter, plus the base as f16 GGUF.",
-    )
-    ex.add_argument("--ollama", action="store_true", help="Also write an Ollama Modelfile beside the GGUF.")
-    ex.add_argument(
-        "--system", help="SYSTEM message for the Modelfile (default: the chat template's own, if any)."
-    )
-    ex.add_argument(
-        "--int8",
-        action="store_true",
-        help="Post-training int8 of the merged model, with size and eval delta.",
-    )
-    ex.add_argument("--force", action="store_true", help="Replace files a previous export wrote.")
-    ex.add_argument(
-        "--fetch-tools",
-        action="store_true",
-        help="Fetch llama.cpp's converters into the cache (done by make setup).",
-    )
-    ex.add_argument("--json", action="store_true", help="Print what was written as JSON.")
-    ex.set_defaults(func=cmd_export)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thrifty", description="Fine-tune open language models cheaply.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -444,8 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true", help="One JSON line per prompt.")
     gen.set_defaults(func=cmd_generate)
 
-    add_eval_parser(verbs)
-    add_export_parser(verbs)
+    from thrifty.eval.cli import add_eval_parser
+    from thrifty.export.cli import add_export_parser
+
+    add_eval_parser(verbs).set_defaults(func=cmd_eval)
+    add_export_parser(verbs).set_defaults(func=cmd_export)
     plan = verbs.add_parser(
         "plan",
         help="Parameters, peak memory, time and dollars before training.",
