@@ -120,7 +120,8 @@ def _merged(run: RunFolder, out: Path, options: ExportOptions, work: Path, resul
 
     if not options.merge:
         return save_merged(run, work / "merged", "fp32")
-    _progress(f"merging the adapter into the base ({options.dtype}) ...")
+    what = "merging the adapter into the base" if run.adapter_dir is not None else "saving the model"
+    _progress(f"{what} ({options.dtype}) ...")
     folder = save_merged(run, out / "merged", options.dtype)
     files = sorted(p.name for p in folder.iterdir())
     usage = [
