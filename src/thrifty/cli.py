@@ -91,9 +91,19 @@ def split_config_args(items: list[str]) -> tuple[str | None, list[str]]:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     _quiet()
-    from thrifty.inference.generate import GenerationOptions, generate, load_for_generation
+    from thrifty.inference.generate import (
+        GenerationOptions,
+        adapter_names,
+        generate_as,
+        load_for_generation,
+        select_adapter,
+    )
 
-    model, tokenizer = load_for_generation(args.model, args.adapter, args.trust_remote_code)
+    folders = args.adapter or []
+    uses = _split_list(args.use) or adapter_names(folders)[:1] or [None]
+    if args.use and not folders and args.use != "base":
+        raise UserError("--use picks one of the --adapter folders; pass --adapter DIR (repeatable) first")
+    model, tokenizer = load_for_generation(args.model, folders, args.trust_remote_code)
     options = GenerationOptions(
         max_new_tokens=args.max_new_tokens,
         do_sample=args.sample,
@@ -102,13 +112,36 @@ def cmd_generate(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         system_prompt=args.system,
     )
-    if args.seed is not None:
-        import torch
+    for use in uses:
+        name = select_adapter(model, folders, use) if use else None
+        if args.seed is not None:
+            import torch
 
-        torch.manual_seed(args.seed)
-    for prompt, answer in zip(args.prompt, generate(model, tokenizer, args.prompt, options), strict=True):
-        print(json.dumps({"prompt": prompt, "answer": answer}) if args.json else answer)
+            torch.manual_seed(args.seed)
+        answers = generate_as(model, tokenizer, args.prompt, options, name)
+        for prompt, answer in zip(args.prompt, answers, strict=True):
+            if args.json:
+                print(json.dumps({"prompt": prompt, "answer": answer, **({"adapter": name} if name else {})}))
+            else:
+                print(f"[{name}] {answer}" if len(uses) > 1 else answer)
     return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from thrifty.eval.cli import run_eval
+
+    return run_eval(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from thrifty.export.cli import run_export
+
+    return run_export(args)
+
+
+def _split_list(text: str | None) -> list[str] | None:
+    items = [x.strip() for x in text.split(",") if x.strip()] if text else []
+    return items or None
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -270,7 +303,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen = verbs.add_parser("generate", help="Answer prompts with a model and optional adapter.")
     gen.add_argument("prompt", nargs="+", help="One or more user prompts.")
     gen.add_argument("--model", default="smollm2-135m", help="Base model: bundled name, folder or hub id.")
-    gen.add_argument("--adapter", help="PEFT adapter folder, e.g. runs/first/adapter.")
+    gen.add_argument(
+        "--adapter",
+        action="append",
+        help="PEFT adapter folder, e.g. runs/first/adapter; repeat to load several onto one base.",
+    )
+    gen.add_argument(
+        "--use",
+        help="Which loaded adapter answers: its run name, its folder, or base (comma-separated: each in turn). "
+        "Default: the first --adapter.",
+    )
     gen.add_argument("--max-new-tokens", type=int, default=128, help="Most tokens to generate per answer.")
     gen.add_argument("--sample", action="store_true", help="Sample instead of greedy decoding.")
     gen.add_argument("--temperature", type=float, default=0.7, help="Sampling temperature (with --sample).")
@@ -282,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true", help="One JSON line per prompt.")
     gen.set_defaults(func=cmd_generate)
 
+    from thrifty.eval.cli import add_eval_parser
+    from thrifty.export.cli import add_export_parser
+
+    add_eval_parser(verbs).set_defaults(func=cmd_eval)
+    add_export_parser(verbs).set_defaults(func=cmd_export)
     plan = verbs.add_parser(
         "plan",
         help="Parameters, peak memory, time and dollars before training.",

@@ -19,10 +19,14 @@ class GenerationOptions:
     system_prompt: str | None = None
 
 
-def load_for_generation(model_name: str, adapter: str | None = None, trust_remote_code: bool = False):
-    """Base model (any name `thrifty train` accepts) plus an optional PEFT adapter folder."""
+def load_for_generation(
+    model_name: str, adapter: str | list[str] | None = None, trust_remote_code: bool = False
+):
+    """Base model (any name `thrifty train` accepts) plus optional PEFT adapter folders.
+
+    With several adapters they all load onto one base (peft's `load_adapter`), each named after its
+    folder (see `adapter_names`); `select_adapter` switches between them without reloading anything."""
     from thrifty.config.schema import ModelConfig
-    from thrifty.errors import UserError
     from thrifty.models.load import load_model, load_tokenizer
     from thrifty.models.registry import resolve_model
 
@@ -30,16 +34,68 @@ def load_for_generation(model_name: str, adapter: str | None = None, trust_remot
     path = resolve_model(model_name)
     tokenizer = load_tokenizer(path, config)
     model = load_model(path, config)
-    if adapter:
-        from pathlib import Path
-
-        from peft import PeftModel
-
-        if not (Path(adapter) / "adapter_config.json").is_file():
-            raise UserError(f"adapter folder {adapter} has no adapter_config.json; pass RUN/adapter")
-        model = PeftModel.from_pretrained(model, adapter)
+    folders = [adapter] if isinstance(adapter, str) else list(adapter or [])
+    if folders:
+        model = _load_adapters(model, folders)
     model.eval()
     return model, tokenizer
+
+
+def adapter_names(folders: list[str]) -> list[str]:
+    """A short unique name per adapter folder: the run's name for RUN/adapter, else the folder's own name."""
+    from pathlib import Path
+
+    names: list[str] = []
+    for folder in folders:
+        path = Path(folder).resolve()
+        name = path.parent.name if path.name == "adapter" else path.name
+        base, n = name or "adapter", 2
+        while name in names:
+            name, n = f"{base}-{n}", n + 1
+        names.append(name)
+    return names
+
+
+def _load_adapters(model: Any, folders: list[str]) -> Any:
+    from pathlib import Path
+
+    from peft import PeftModel
+
+    from thrifty.errors import UserError
+
+    for folder in folders:
+        if not (Path(folder) / "adapter_config.json").is_file():
+            raise UserError(f"adapter folder {folder} has no adapter_config.json; pass RUN/adapter")
+    names = adapter_names(folders)
+    model = PeftModel.from_pretrained(model, folders[0], adapter_name=names[0])
+    for folder, name in zip(folders[1:], names[1:], strict=True):
+        model.load_adapter(folder, adapter_name=name)
+    return model
+
+
+def select_adapter(model: Any, folders: list[str], choice: str) -> str:
+    """Make `choice` the active adapter: its name, the folder given to --adapter, or `base` (no adapter).
+    Returns the name; `base` is served by switching adapters off at generation time (see `generate_as`)."""
+    from thrifty.errors import UserError
+
+    names = adapter_names(folders)
+    if choice == "base":
+        return "base"
+    lookup = {**dict(zip(folders, names, strict=True)), **{n: n for n in names}}
+    if choice not in lookup:
+        raise UserError(f"--use {choice}: not a loaded adapter; choose from {', '.join(names)} or base")
+    model.set_adapter(lookup[choice])
+    return lookup[choice]
+
+
+def generate_as(
+    model: Any, tokenizer: Any, prompts: list[str], options: "GenerationOptions", name: str | None
+):
+    """`generate` with adapter `name` active (already selected), or with adapters off for `base`."""
+    if name == "base" and hasattr(model, "disable_adapter"):
+        with model.disable_adapter():
+            return generate(model, tokenizer, prompts, options)
+    return generate(model, tokenizer, prompts, options)
 
 
 def generate(model: Any, tokenizer: Any, prompts: list[str], options: GenerationOptions) -> list[str]:
@@ -52,6 +108,13 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], options: Generation
 
 
 def generate_from_text(model: Any, tokenizer: Any, texts: list[str], options: GenerationOptions) -> list[str]:
+    return generate_with_counts(model, tokenizer, texts, options)[0]
+
+
+def generate_with_counts(
+    model: Any, tokenizer: Any, texts: list[str], options: GenerationOptions
+) -> tuple[list[str], list[int]]:
+    """Answers (left-padded batch) and how many tokens each one generated, its end-of-sequence included."""
     tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
     batch = tokenizer(
         texts, return_tensors="pt", padding=True, add_special_tokens=not tokenizer.chat_template
@@ -71,4 +134,10 @@ def generate_from_text(model: Any, tokenizer: Any, texts: list[str], options: Ge
     with torch.inference_mode():
         out = model.generate(**batch, **kwargs)
     new_tokens = out[:, batch["input_ids"].shape[1] :]
-    return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    answers = [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    return answers, [_generated_length(row.tolist(), tokenizer.eos_token_id) for row in new_tokens]
+
+
+def _generated_length(ids: list[int], eos_id: int | None) -> int:
+    """Finished rows are padded (often with EOS itself) up to the longest row: count through the first EOS."""
+    return ids.index(eos_id) + 1 if eos_id is not None and eos_id in ids else len(ids)

@@ -1,0 +1,1 @@
+"""Evaluate a finished run: perplexity, task metrics, base vs fine-tuned, speed and memory."""

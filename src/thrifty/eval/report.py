@@ -1,0 +1,106 @@
+"""eval.md and the terminal table: base and fine-tuned side by side, then example answers."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+NAMES = {"base": "base", "fine_tuned": "fine-tuned"}
+
+
+def metric_rows(report: dict[str, Any]) -> list[list[str]]:
+    """[what, base?, fine-tuned, delta?] rows; the base and delta columns only with --compare-base."""
+    models = report["models"]
+    order = [name for name in ("base", "fine_tuned") if name in models]
+    rows = [["perplexity", *(f"{models[m]['perplexity']:.3f}" for m in order)]]
+    rows.append(["loss (nats/token)", *(f"{models[m]['loss']:.4f}" for m in order)])
+    for metric in models["fine_tuned"].get("scores", {}):
+        rows.append([metric, *(f"{models[m]['scores'][metric]:.3f}" for m in order)])
+    rows.append(["tokens/s (generation)", *(_num(models[m].get("tokens_per_second")) for m in order)])
+    rows.append(["peak memory (GiB)", *(f"{models[m]['peak_memory_bytes'] / 2**30:.2f}" for m in order)])
+    delta = report.get("delta") or {}
+    if delta:
+        lookup = {"perplexity": "perplexity", "loss (nats/token)": "loss"}
+        for row in rows:
+            key = lookup.get(row[0], row[0])
+            row.append(f"{delta[key]:+.3f}" if key in delta else "")
+    return rows
+
+
+def headers(report: dict[str, Any]) -> list[str]:
+    cols = ["", *(NAMES[m] for m in ("base", "fine_tuned") if m in report["models"])]
+    return cols + (["delta"] if report.get("delta") else [])
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"# Evaluation of {report['run']}",
+        "",
+        f"{report['model']} + {report['method']}, {report['examples']} examples from `{report['data']}` "
+        f"({report['data_format']}); greedy answers, at most {report['max_new_tokens']} new tokens, "
+        f"batches of {report['batch_size']}.",
+        "",
+        _md_table(headers(report), metric_rows(report)),
+    ]
+    if report.get("lm_eval"):
+        lines += ["", "## lm-evaluation-harness", "", _md_table(*lm_eval_table(report["lm_eval"]))]
+    if report["samples"]:
+        lines += ["", "## Example answers", ""]
+        for sample in report["samples"]:
+            lines += [f"**Prompt:** {sample['prompt']}", "", f"- reference: {sample['reference']}"]
+            lines += [f"- {NAMES[m]}: {sample[m]}" for m in ("base", "fine_tuned") if m in sample]
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def lm_eval_table(results: dict[str, dict[str, dict[str, float]]]) -> tuple[list[str], list[list[str]]]:
+    models = [m for m in ("base", "fine_tuned") if m in results]
+    rows = []
+    for task, scores in results["fine_tuned"].items():
+        for metric in scores:
+            rows.append(
+                [task, metric, *(f"{results[m].get(task, {}).get(metric, float('nan')):.4f}" for m in models)]
+            )
+    return ["task", "metric", *(NAMES[m] for m in models)], rows
+
+
+def write_markdown(report: dict[str, Any], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(markdown(report), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def print_report(report: dict[str, Any]) -> None:
+    table = Table(title=f"eval {report['run']} ({report['examples']} examples)")
+    for i, column in enumerate(headers(report)):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in metric_rows(report):
+        table.add_row(*row)
+    console = Console(width=140)
+    console.print(table)
+    if report.get("lm_eval"):
+        head, rows = lm_eval_table(report["lm_eval"])
+        harness = Table(title="lm-evaluation-harness")
+        for column in head:
+            harness.add_column(column)
+        for row in rows:
+            harness.add_row(*row)
+        console.print(harness)
+    for sample in report["samples"][:2]:
+        console.print(f"[bold]prompt[/bold]: {sample['prompt']}")
+        console.print(f"  reference: {sample['reference']}")
+        for m in ("base", "fine_tuned"):
+            if m in sample:
+                console.print(f"  {NAMES[m]}: {sample[m]}")
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def _num(value: Any) -> str:
+    return f"{value:.1f}" if isinstance(value, int | float) else "-"

@@ -1,0 +1,210 @@
+"""`thrifty eval RUN`: perplexity, task metrics on generated answers, speed and memory; base vs fine-tuned."""
+
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from thrifty.errors import UserError
+from thrifty.inference.run_folder import RunFolder, load_base, load_tokenizer_for, load_tuned, open_run
+
+EVAL_JSON = "eval.json"
+EVAL_MD = "eval.md"
+
+
+@dataclass
+class EvalOptions:
+    data: str | None = None  # default: the run's own held-out examples
+    metrics: list[str] = field(default_factory=lambda: ["exact", "contains", "f1", "rougeL"])
+    labels: list[str] | None = None
+    compare_base: bool = False
+    max_examples: int | None = None
+    batch_size: int = 8
+    max_new_tokens: int = 128
+    shown_examples: int = 3
+    lm_eval_tasks: list[str] | None = None
+    lm_eval_include: str | None = None
+    lm_eval_limit: int | None = None
+    force: bool = False
+    progress: bool = True
+
+
+@dataclass
+class EvalSet:
+    source: str
+    format: str
+    examples: list[dict[str, Any]]
+    rows: list[dict[str, list[int]]] = field(default_factory=list)  # tokenized, answers labelled
+    prompts: list[str] = field(default_factory=list)  # rendered up to the last assistant turn
+    references: list[str] = field(default_factory=list)
+
+
+def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
+    """Evaluate the fine-tuned model of a finished run (and its base); write eval.json and eval.md last."""
+    from thrifty.eval.report import write_markdown
+    from thrifty.io import write_json_atomic
+
+    run = open_run(run_path)
+    if (run.path / EVAL_JSON).exists() and not options.force:
+        raise UserError(f"{run.path / EVAL_JSON} exists; pass --force to replace it")
+    tokenizer = load_tokenizer_for(run)
+    data = load_eval_set(run, options, tokenizer)
+    print(f"eval: {len(data.examples)} examples from {data.source} ({data.format})", file=sys.stderr)
+    tuned = load_tuned(run)
+    models = {"fine_tuned": measure(tuned, tokenizer, data, options, "fine-tuned")}
+    if options.compare_base:
+        models["base"] = _measure_base(run, tuned, tokenizer, data, options)
+    report = {
+        "run": str(run.path),
+        "model": run.config.model.name,
+        "method": run.config.method.name,
+        "data": data.source,
+        "data_format": data.format,
+        "examples": len(data.examples),
+        "metrics": options.metrics,
+        "labels": options.labels,
+        "max_new_tokens": options.max_new_tokens,
+        "batch_size": options.batch_size,
+        "models": {name: _without_answers(result) for name, result in models.items()},
+        "delta": _delta(models),
+        "samples": _samples(data, models, options.shown_examples),
+        "finished_at": datetime.now(UTC).isoformat(),
+    }
+    if options.lm_eval_tasks:
+        report["lm_eval"] = _lm_eval(run, options)
+    write_markdown(report, run.path / EVAL_MD)
+    write_json_atomic(run.path / EVAL_JSON, report)
+    return report
+
+
+def _lm_eval(run: RunFolder, options: EvalOptions) -> dict[str, Any]:
+    from thrifty.eval.harness import run_lm_eval
+
+    return run_lm_eval(
+        run,
+        options.lm_eval_tasks,
+        options.lm_eval_include,
+        options.batch_size,
+        options.lm_eval_limit,
+        options.compare_base,
+    )
+
+
+def _measure_base(run: RunFolder, tuned, tokenizer, data: EvalSet, options: EvalOptions) -> dict[str, Any]:
+    """The base model on the same prompts: the adapter switched off (one model in memory), or, for runs
+    that saved a whole model, the base loaded beside it."""
+    if run.adapter_dir is not None:
+        with tuned.disable_adapter():
+            return measure(tuned, tokenizer, data, options, "base")
+    return measure(load_base(run).eval(), tokenizer, data, options, "base")
+
+
+def load_eval_set(run: RunFolder, options: EvalOptions, tokenizer) -> EvalSet:
+    """The eval file (any format `thrifty train` reads), else the run's own held-out split (same seed)."""
+    from thrifty.data import load_examples, split_examples
+    from thrifty.data.template import render_prompt, with_system
+    from thrifty.data.tokenize import encode_all
+
+    config = run.config.data
+    if options.data:
+        examples, fmt = load_examples(options.data, config.model_copy(update={"format": "auto"}))
+        source = options.data
+    elif config.eval_path:
+        examples, fmt = load_examples(config.eval_path, config)
+        source = config.eval_path
+    else:
+        examples, fmt = load_examples(config.path, config)
+        examples = split_examples(examples, config.val_fraction, run.config.train.seed)[1]
+        source = f"{config.path} (held-out {config.val_fraction:g}, seed {run.config.train.seed})"
+    if options.max_examples:
+        examples = examples[: options.max_examples]
+    data = EvalSet(source, fmt, examples)
+    data.rows, _ = encode_all(
+        examples, tokenizer, config.max_seq_len, config.train_on_inputs, config.system_prompt
+    )
+    if not data.rows:
+        raise UserError(
+            f"{source}: no example has an answer to score within data.max_seq_len={config.max_seq_len}"
+        )
+    for example in examples:
+        messages = example.get("messages")
+        if not messages:
+            continue  # plain text: perplexity only
+        last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+        data.prompts.append(render_prompt(with_system(messages[:last], config.system_prompt), tokenizer))
+        data.references.append(messages[last]["content"])
+    return data
+
+
+def measure(model, tokenizer, data: EvalSet, options: EvalOptions, label: str) -> dict[str, Any]:
+    """Perplexity, then greedy answers in left-padded batches with tokens/s and peak memory."""
+    from thrifty.eval.metrics import score_answers
+    from thrifty.eval.perplexity import perplexity
+    from thrifty.train.hardware import peak_memory_bytes, reset_peak_memory
+
+    reset_peak_memory()
+    result: dict[str, Any] = perplexity(model, data.rows, tokenizer.pad_token_id, options.batch_size)
+    if data.prompts:
+        answers, tokens, seconds = _generate_all(model, tokenizer, data.prompts, options, label)
+        means, per_example = score_answers(answers, data.references, options.metrics, options.labels)
+        result.update(
+            scores=means,
+            answers=answers,
+            per_example=per_example,
+            generated_tokens=tokens,
+            generation_seconds=round(seconds, 3),
+            tokens_per_second=round(tokens / max(seconds, 1e-9), 2),
+        )
+    result["peak_memory_bytes"] = peak_memory_bytes()
+    return result
+
+
+def _generate_all(model, tokenizer, prompts: list[str], options: EvalOptions, label: str):
+    from tqdm import tqdm
+
+    from thrifty.inference.generate import GenerationOptions, generate_with_counts
+
+    gen = GenerationOptions(max_new_tokens=options.max_new_tokens)
+    # Similar lengths in one batch waste less on left padding; answers go back to the input order.
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    answers: list[str] = [""] * len(prompts)
+    tokens = 0
+    started = time.perf_counter()
+    batches = range(0, len(order), options.batch_size)
+    for start in tqdm(batches, desc=f"generating ({label})", unit="batch", disable=not options.progress):
+        ids = order[start : start + options.batch_size]
+        texts, counts = generate_with_counts(model, tokenizer, [prompts[i] for i in ids], gen)
+        for i, text in zip(ids, texts, strict=True):
+            answers[i] = text
+        tokens += sum(counts)
+    return answers, tokens, time.perf_counter() - started
+
+
+def _without_answers(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k not in ("answers", "per_example")}
+
+
+def _delta(models: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """fine-tuned minus base for every number both have (perplexity: lower is better)."""
+    if "base" not in models:
+        return {}
+    tuned, base = models["fine_tuned"], models["base"]
+    delta = {"perplexity": tuned["perplexity"] - base["perplexity"], "loss": tuned["loss"] - base["loss"]}
+    for name, value in tuned.get("scores", {}).items():
+        delta[name] = value - base["scores"][name]
+    return delta
+
+
+def _samples(data: EvalSet, models: dict[str, dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """The first few prompts with the reference and each model's answer, for a person to read."""
+    samples = []
+    for i in range(min(count, len(data.prompts))):
+        messages = data.examples[i]["messages"]
+        question = [m["content"] for m in messages if m["role"] == "user"][-1]
+        sample = {"prompt": question, "reference": data.references[i]}
+        for name, result in models.items():
+            sample[name] = result["answers"][i]
+        samples.append(sample)
+    return samples

@@ -1,0 +1,94 @@
+"""Read a finished run folder (what `thrifty train` wrote) and load its model for eval and export."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from thrifty.config.schema import RunConfig
+from thrifty.errors import UserError
+
+
+@dataclass
+class RunFolder:
+    path: Path
+    config: RunConfig
+    summary: dict[str, Any]
+    adapter_dir: Path | None  # RUN/adapter (peft methods)
+    model_dir: Path | None  # RUN/model (full, freeze, scratch: the whole model)
+
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    @property
+    def tokenizer_dir(self) -> Path:
+        tok = self.path / "tokenizer"
+        return tok if tok.is_dir() else (self.model_dir or self.path)
+
+    def adapter_config(self) -> dict[str, Any]:
+        if self.adapter_dir is None:
+            return {}
+        return json.loads((self.adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+
+
+def open_run(path: str | Path) -> RunFolder:
+    """A finished run: config.yaml, summary.json and either adapter/ or model/. One-line errors otherwise."""
+    from thrifty.config.load import load_config
+
+    run = Path(path)
+    if not run.is_dir():
+        raise UserError(f"run folder not found: {run}; pass the --output folder of a `thrifty train` run")
+    if not (run / "config.yaml").is_file():
+        raise UserError(f"{run} has no config.yaml: not a thrifty run folder")
+    if not (run / "summary.json").is_file():
+        raise UserError(f"{run} has no summary.json: the run did not finish (resume it with --resume auto)")
+    adapter = run / "adapter"
+    model = run / "model"
+    adapter_dir = adapter if (adapter / "adapter_config.json").is_file() else None
+    model_dir = model if (model / "config.json").is_file() else None
+    if adapter_dir is None and model_dir is None:
+        raise UserError(
+            f"{run} has neither adapter/adapter_config.json nor model/config.json; "
+            "the trained weights are missing (rerun `thrifty train`)"
+        )
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    return RunFolder(run, load_config(run / "config.yaml"), summary, adapter_dir, model_dir)
+
+
+def base_model_path(run: RunFolder) -> str:
+    """Where the base weights live: the path recorded at training time if it is still there, else resolved."""
+    from thrifty.models.registry import resolve_model
+
+    recorded = run.summary.get("model_path")
+    if recorded and (Path(recorded) / "config.json").is_file():
+        return str(recorded)
+    return resolve_model(run.config.model.name)
+
+
+def load_tokenizer_for(run: RunFolder):
+    from thrifty.models.load import load_tokenizer
+
+    return load_tokenizer(str(run.tokenizer_dir), run.config.model)
+
+
+def load_base(run: RunFolder, dtype: str | None = None):
+    """The base model exactly as training loaded it (full precision; quantized methods load unquantized)."""
+    from thrifty.models.load import load_model
+
+    config = run.config.model
+    if dtype:
+        config = config.model_copy(update={"dtype": dtype})
+    return load_model(base_model_path(run), config)
+
+
+def load_tuned(run: RunFolder, dtype: str | None = None):
+    """The fine-tuned model: base + peft adapter (a PeftModel), or the saved whole model."""
+    from thrifty.models.load import load_model
+
+    config = run.config.model if not dtype else run.config.model.model_copy(update={"dtype": dtype})
+    if run.model_dir is not None:
+        return load_model(str(run.model_dir), config).eval()
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(load_base(run, dtype), str(run.adapter_dir)).eval()
