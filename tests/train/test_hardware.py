@@ -8,7 +8,8 @@ from thrifty.train.hardware import current_memory_bytes, peak_memory_bytes, rese
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM reset is Linux's /proc interface")
 def test_peak_memory_resets_between_runs():
     reset_peak_memory()
-    block = bytearray(300 * 2**20)  # touched: 300 MiB resident
+    # Written byte by byte: bytearray(n) alone gets lazily-zeroed pages that never become resident.
+    block = bytearray(b"\x01") * (300 * 2**20)
     high = peak_memory_bytes()
     del block
     reset_peak_memory()
