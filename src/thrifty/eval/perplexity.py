@@ -32,4 +32,9 @@ def perplexity(model: Any, rows: list[dict[str, list[int]]], pad_token_id: int, 
             total_nll += float(nll)
             total_tokens += int((shift_labels != IGNORE_INDEX).sum())
     loss = total_nll / max(total_tokens, 1)
-    return {"loss": loss, "perplexity": math.exp(loss) if loss < 50 else float("inf"), "tokens": total_tokens}
+    return {"loss": loss, "perplexity": loss_to_perplexity(loss), "tokens": total_tokens}
+
+
+def loss_to_perplexity(loss: float) -> float:
+    """exp(loss), with losses past 50 nats (a diverged model) reported as inf instead of overflowing."""
+    return math.exp(loss) if loss < 50 else float("inf")

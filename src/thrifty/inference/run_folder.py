@@ -76,19 +76,20 @@ def load_base(run: RunFolder, dtype: str | None = None):
     """The base model exactly as training loaded it (full precision; quantized methods load unquantized)."""
     from thrifty.models.load import load_model
 
-    config = run.config.model
-    if dtype:
-        config = config.model_copy(update={"dtype": dtype})
-    return load_model(base_model_path(run), config)
+    return load_model(base_model_path(run), _model_config(run, dtype))
 
 
 def load_tuned(run: RunFolder, dtype: str | None = None):
     """The fine-tuned model: base + peft adapter (a PeftModel), or the saved whole model."""
     from thrifty.models.load import load_model
 
-    config = run.config.model if not dtype else run.config.model.model_copy(update={"dtype": dtype})
     if run.model_dir is not None:
-        return load_model(str(run.model_dir), config).eval()
+        return load_model(str(run.model_dir), _model_config(run, dtype)).eval()
     from peft import PeftModel
 
     return PeftModel.from_pretrained(load_base(run, dtype), str(run.adapter_dir)).eval()
+
+
+def _model_config(run: RunFolder, dtype: str | None):
+    """The run's model settings, with the dtype overridden when one is asked for."""
+    return run.config.model.model_copy(update={"dtype": dtype}) if dtype else run.config.model

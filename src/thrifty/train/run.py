@@ -1,7 +1,6 @@
 """One fine-tuning run, top to bottom: setup -> evaluate before -> train -> evaluate after -> save -> summary."""
 
 import json
-import math
 import shutil
 import sys
 import time
@@ -14,6 +13,7 @@ from thrifty.config.load import write_resolved
 from thrifty.config.schema import RunConfig
 from thrifty.data import PreparedData, prepare_data
 from thrifty.errors import UserError
+from thrifty.eval.perplexity import loss_to_perplexity
 from thrifty.io import write_json_atomic
 from thrifty.train.hardware import (
     current_memory_bytes,
@@ -379,8 +379,8 @@ def build_summary(
         "peak_memory_bytes": peak_memory_bytes(),
         "eval_loss_before": before,
         "eval_loss_after": after,
-        "perplexity_before": _perplexity(before),
-        "perplexity_after": _perplexity(after),
+        "perplexity_before": loss_to_perplexity(before),
+        "perplexity_after": loss_to_perplexity(after),
         "precision": precision,
         "device": device_name(),
         "started_at": started.isoformat(),
@@ -391,7 +391,3 @@ def build_summary(
             "transformers": transformers.__version__,
         },
     }
-
-
-def _perplexity(loss: float) -> float:
-    return math.exp(loss) if loss < 50 else float("inf")
