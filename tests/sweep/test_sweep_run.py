@@ -164,3 +164,43 @@ def test_dollar_budget_stops_the_sweep(sweep_file):
     assert main(["sweep", str(path), "--output", str(out), *args]) == 0
     rows = rows_of(out)
     assert len(rows) == 1 and rows[0]["cost_usd"] > 1
+
+
+def test_minutes_budget_stops_starting_trials(sweep_file):
+    # 0.001 min = 60 ms: the first trial takes longer, so no second one starts.
+    path = sweep_file({"sampler": "random", "trials": 4, "space": SPACE}, train={"max_steps": 2})
+    out = path.parent / "minutes"
+    assert main(["sweep", str(path), "--output", str(out), "--budget-minutes", "0.001", "--no-progress"]) == 0
+    assert len(rows_of(out)) == 1
+
+
+def test_task_metric_is_scored_by_eval_and_maximised(sweep_file):
+    import optuna
+
+    sweep = {
+        "sampler": "random",
+        "trials": 2,
+        "space": SPACE,
+        "objectives": ["accuracy"],
+        "metric_examples": 3,
+        "metric_max_new_tokens": 4,
+    }
+    path = sweep_file(sweep, train={"max_steps": 2})
+    out = path.parent / "metric"
+    assert main(["sweep", str(path), "--output", str(out), "--metric", "f1", "--no-progress"]) == 0
+    rows = rows_of(out)
+    assert len(rows) == 2 and all(r["metric"] == "f1" and 0 <= r["accuracy"] <= 1 for r in rows)
+    for r in rows:  # the value is thrifty eval's own score, and its report stays beside the trial
+        report = json.loads((Path(r["run_dir"]) / "eval.json").read_text())
+        assert report["examples"] == 3
+        assert report["models"]["fine_tuned"]["scores"]["f1"] == pytest.approx(r["accuracy"])
+    study = optuna.load_study(study_name="metric", storage=f"sqlite:///{out / 'study.db'}")
+    assert study.directions == [optuna.study.StudyDirection.MAXIMIZE]
+    assert "accuracy (maximised)" in (out / "report.md").read_text()
+
+
+def test_accuracy_objective_without_a_metric_is_one_line_exit_2(sweep_file, capsys):
+    path = sweep_file({"sampler": "random", "trials": 1, "space": SPACE, "objectives": ["accuracy"]})
+    assert main(["sweep", str(path), "--output", str(path.parent / "x"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs a task metric" in err[0]

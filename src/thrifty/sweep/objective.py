@@ -102,15 +102,39 @@ class Objective:
                 if len(self.settings.objectives) == 1
                 else (math.nan,) * len(self.settings.objectives)
             )
-        values = self.record(trial, config, summary)
-        if pruning and pruning.pruned_at is not None:
+        pruned = pruning is not None and pruning.pruned_at is not None
+        score = None if pruned or not self.settings.metric else self.task_metric(trial, config.output.dir)
+        values = self.record(trial, config, summary, score)
+        if pruned:
             raise optuna.TrialPruned(f"pruned after evaluation {pruning.pruned_at}")
         return values[0] if len(values) == 1 else tuple(values)
 
-    def record(self, trial: optuna.Trial, config, summary: dict[str, Any]) -> list[float]:
+    def task_metric(self, trial: optuna.Trial, run_dir: str | Path) -> float:
+        """The trial's task metric, scored by `thrifty eval` on generated answers to held-out questions;
+        its eval.json and eval.md stay in the trial folder for a person to read the answers."""
+        from thrifty.eval.runner import EvalOptions, evaluate_run
+
+        options = EvalOptions(
+            metrics=[self.settings.metric],
+            labels=self.settings.metric_labels,
+            max_examples=self.settings.metric_examples,
+            max_new_tokens=self.settings.metric_max_new_tokens,
+            shown_examples=0,
+            force=True,
+            progress=self.progress,
+        )
+        report = evaluate_run(run_dir, options)
+        score = report["models"]["fine_tuned"].get("scores", {}).get(self.settings.metric)
+        if score is None:  # plain-text data: no question/answer pairs to generate for
+            raise RuntimeError(f"metric {self.settings.metric} needs question/answer data; the eval set has none")
+        print(f"sweep: trial {trial.number} {self.settings.metric} = {score:.4f}", file=sys.stderr)
+        return float(score)
+
+    def record(self, trial: optuna.Trial, config, summary: dict[str, Any], score: float | None) -> list[float]:
         seconds, tokens = summary["wall_seconds"], summary["train_tokens"]
         measured = {
             "eval_loss": summary["eval_loss_after"],
+            "accuracy": score,
             "train_seconds": seconds,
             "tokens": tokens,
             "steps": summary["steps"],
@@ -148,6 +172,8 @@ def row_from_trial(plan: SweepPlan, frozen: optuna.trial.FrozenTrial) -> ResultR
         epochs=train_cfg.epochs,
         max_steps=train_cfg.max_steps,
         eval_loss=attrs.get("eval_loss"),
+        accuracy=attrs.get("accuracy"),
+        metric=plan.sweep.metric if attrs.get("accuracy") is not None else None,
         train_seconds=attrs.get("train_seconds"),
         latency_ms_per_token=attrs.get("latency_ms_per_token"),
         cost_usd=attrs.get("cost_usd"),

@@ -28,7 +28,8 @@ def trial_rows(study: optuna.Study, objectives: list[str]) -> list[dict[str, Any
                 "state": t.state.name.lower(),
                 **{k: decode_choice(v) for k, v in t.params.items()},
                 "eval_loss": t.user_attrs.get("eval_loss"),
-                **{k: v for k, v in values.items() if k != "eval_loss"},
+                **({"accuracy": t.user_attrs.get("accuracy")} if "accuracy" in t.user_attrs else {}),
+                **{k: v for k, v in values.items() if k not in ("eval_loss", "accuracy")},
                 "steps": t.user_attrs.get("steps"),
                 "seconds": t.user_attrs.get("train_seconds"),
                 "cost_usd": t.user_attrs.get("cost_usd"),
@@ -58,38 +59,39 @@ def importances(study: optuna.Study) -> dict[str, float]:
         return {}
 
 
-def plot_params(rows: list[dict[str, Any]], params: dict[str, Any], path: Path) -> None:
-    """Eval loss against each hyperparameter, one panel each; log axes for log ranges."""
+def plot_params(rows: list[dict[str, Any]], params: dict[str, Any], path: Path, objective: str) -> None:
+    """The first objective against each hyperparameter, one panel each; log axes for log ranges."""
     plt = _pyplot()
     n = max(1, len(params))
     fig, axes = plt.subplots(1, n, figsize=(4 * n, 3.6), squeeze=False)
     for ax, (key, dist) in zip(axes[0], params.items(), strict=True):
         for state, marker in (("complete", "o"), ("pruned", "x")):
-            pts = [(r[key], r["eval_loss"]) for r in rows if r["state"] == state and r.get("eval_loss")]
+            pts = [(r[key], r[objective]) for r in rows if r["state"] == state and r.get(objective) is not None]
             if pts:
                 xs = [str(x) if isinstance(x, list | str) else x for x, _ in pts]
                 ax.scatter(xs, [y for _, y in pts], marker=marker, label=state)
         if getattr(dist, "log", False):
             ax.set_xscale("log")
-        ax.set(xlabel=key, ylabel="eval loss")
+        ax.set(xlabel=key, ylabel=objective)
     axes[0][0].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def plot_history(rows: list[dict[str, Any]], path: Path) -> None:
+def plot_history(rows: list[dict[str, Any]], path: Path, objective: str, maximise: bool) -> None:
     plt = _pyplot()
-    done = [r for r in rows if r.get("eval_loss") is not None]
+    done = [r for r in rows if r.get(objective) is not None]
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.scatter([r["trial"] for r in done], [r["eval_loss"] for r in done], label="trial")
+    ax.scatter([r["trial"] for r in done], [r[objective] for r in done], label="trial")
+    sign = -1 if maximise else 1  # track the running best as a minimum of sign * value
     best, running = [], math.inf
     for r in sorted((r for r in done if r["state"] == "complete"), key=lambda r: r["trial"]):
-        running = min(running, r["eval_loss"])
-        best.append((r["trial"], running))
+        running = min(running, sign * r[objective])
+        best.append((r["trial"], sign * running))
     if best:
         ax.step(*zip(*best, strict=True), where="post", color="gray", label="best so far")
-    ax.set(xlabel="trial", ylabel="eval loss", title="Optimisation history")
+    ax.set(xlabel="trial", ylabel=objective, title="Optimisation history")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -107,7 +109,7 @@ def plot_importance(imp: dict[str, float], path: Path) -> None:
 
 
 def plot_pareto(study: optuna.Study, best: list, objectives: list[str], path: Path) -> None:
-    """Two objectives: every completed trial, the Pareto set joined (lower-left is better)."""
+    """Two objectives: every completed trial, the Pareto set joined (lower is better for minimised objectives, higher for accuracy)."""
     plt = _pyplot()
     done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -142,8 +144,9 @@ def write_report(sweep_dir: Path, study: optuna.Study) -> dict[str, Any]:
     space = parse_space(plan.space)
     plots = []
     if rows:
-        plot_params(rows, space, sweep_dir / "params.png")
-        plot_history(rows, sweep_dir / "history.png")
+        first = objectives[0]
+        plot_params(rows, space, sweep_dir / "params.png", first)
+        plot_history(rows, sweep_dir / "history.png", first, plan.sweep.direction(first) == "maximize")
         plots += ["params.png", "history.png"]
     if imp:
         plot_importance(imp, sweep_dir / "importance.png")
@@ -162,7 +165,7 @@ def write_report(sweep_dir: Path, study: optuna.Study) -> dict[str, Any]:
     lines.append(
         f"{len(rows)} trials ({counts['complete']} complete, {counts['pruned']} pruned, {counts['fail']} failed), "
         f"sampler {plan.sweep.sampler}, pruner {plan.sweep.pruner}, search fraction {plan.sweep.search_fraction}; "
-        f"objective(s): {', '.join(objectives)} (minimised)."
+        "objective(s): " + ", ".join(f"{o} ({plan.sweep.direction(o)[:3]}imised)" for o in objectives) + "."
     )
     lines += ["", f"## {label}", ""]
     lines += [f"- trial {b['trial']}: {b['params']} -> {b['values']}" for b in best_list] or [

@@ -29,7 +29,10 @@ class ResultRow(BaseModel):
     epochs: float = Field(description="Configured epochs (max_steps, when set, wins).")
     max_steps: int | None = Field(description="Configured optimizer steps.")
     eval_loss: float | None = Field(description="Held-out loss after training (null: the trial failed).")
-    accuracy: float | None = Field(None, description="Task metric when an eval command gives one.")
+    accuracy: float | None = Field(
+        None, description="Task metric (sweep.metric, scored by `thrifty eval` on held-out answers); higher is better."
+    )
+    metric: str | None = Field(None, description="Which task metric `accuracy` holds (exact, f1, rougeL, ...).")
     train_seconds: float | None = Field(description="Measured training seconds (evaluation excluded).")
     latency_ms_per_token: float | None = Field(
         description="Measured training milliseconds per token (1000 / tokens per second)."

@@ -94,7 +94,7 @@ def open_plan_study(plan: SweepPlan, worker: int = 0) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what happens
     settings = plan.sweep
     sampler = make_sampler(settings.sampler, parse_space(plan.space), plan.trials, settings.seed, worker)
-    directions = ["minimize"] * len(settings.objectives)
+    directions = [settings.direction(name) for name in settings.objectives]
     return load_study(plan.storage, plan.study_name, directions, sampler, make_pruner(settings.pruner))
 
 

@@ -10,8 +10,9 @@ from thrifty.errors import UserError
 
 SamplerName = Literal["grid", "random", "lhs", "sobol", "tpe"]
 PrunerName = Literal["none", "halving", "hyperband", "median"]
-# Objectives a trial reports; all are minimised (accuracy is stored as its negative).
-ObjectiveName = Literal["eval_loss", "cost_usd", "train_seconds", "latency_ms_per_token"]
+# Objectives a trial reports. `accuracy` (the task metric) is maximised, the others minimised.
+ObjectiveName = Literal["eval_loss", "accuracy", "cost_usd", "train_seconds", "latency_ms_per_token"]
+MAXIMISED = {"accuracy"}
 
 
 class SweepSettings(Section):
@@ -28,7 +29,21 @@ class SweepSettings(Section):
     )
     objectives: list[ObjectiveName] = Field(
         default_factory=lambda: ["eval_loss"],
-        description="What to minimise; two or more (e.g. [eval_loss, cost_usd]) report the Pareto set.",
+        description="What to optimise: eval_loss, accuracy (the `metric`, maximised), cost_usd, train_seconds "
+        "or latency_ms_per_token; two or more (e.g. [accuracy, cost_usd]) report the Pareto set.",
+    )
+    metric: str | None = Field(
+        None,
+        description="Task metric scored by `thrifty eval` on each completed trial's generated answers to "
+        "held-out questions (exact, contains, f1, rougeL, json, accuracy); results.jsonl stores it as "
+        "`accuracy`. Needed for the `accuracy` objective.",
+    )
+    metric_examples: int = Field(
+        20, gt=0, description="Held-out examples the metric generates answers for (time grows with it)."
+    )
+    metric_max_new_tokens: int = Field(64, gt=0, description="Answer length cap (tokens) when scoring the metric.")
+    metric_labels: list[str] | None = Field(
+        None, description="Label set for metric: accuracy (classification); answers are mapped onto it."
     )
     pruner: PrunerName = Field(
         "none", description="Stop weak trials early on their eval loss: halving, hyperband or median."
@@ -68,9 +83,24 @@ class SweepSettings(Section):
             raise ValueError("pruning needs a single objective; set pruner: none for multi-objective sweeps")
         if len(set(self.objectives)) != len(self.objectives):
             raise ValueError("objectives are listed twice")
+        if "accuracy" in self.objectives and not self.metric:
+            raise ValueError("the accuracy objective needs a task metric: set metric (e.g. f1 or rougeL)")
+        if self.metric:
+            self._check_metric()
         if self.budget_dollars and not (self.gpu or self.usd_per_hour):
             raise ValueError("budget_dollars needs gpu or usd_per_hour to price the trials")
         return self
+
+    def _check_metric(self) -> None:
+        from thrifty.eval.metrics import ALL_METRICS
+
+        if self.metric not in ALL_METRICS:
+            raise ValueError(f"metric {self.metric!r} is unknown; choose from {', '.join(ALL_METRICS)}")
+        if self.metric == "accuracy" and not self.metric_labels:
+            raise ValueError("metric: accuracy needs metric_labels, the label set to classify into")
+
+    def direction(self, objective: str) -> str:
+        return "maximize" if objective in MAXIMISED else "minimize"
 
 
 def read_sweep_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
