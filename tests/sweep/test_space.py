@@ -85,6 +85,18 @@ def test_lhs_puts_one_sample_in_each_stratum_of_each_dimension():
     assert not (LatinHypercubeSampler(space, n, seed=4).design() == again).all()
 
 
+def test_lhs_retried_trial_takes_no_row_so_no_stratum_stays_empty():
+    n = 6
+    space = parse_space({"method.dropout": {"low": 0.0, "high": 0.6}})
+    study = optuna.create_study(sampler=LatinHypercubeSampler(space, n, seed=1))
+    study.optimize(lambda t: float(suggest(t, "method.dropout", space["method.dropout"])), n_trials=2)
+    study.enqueue_trial(study.trials[1].params)  # what a retry after a crash or SIGTERM does
+    study.optimize(lambda t: float(suggest(t, "method.dropout", space["method.dropout"])), n_trials=n - 1)
+    sampled = [t.params["method.dropout"] for t in study.trials if "fixed_params" not in t.system_attrs]
+    assert len(sampled) == n
+    assert sorted(int(x / 0.6 * n) for x in sampled) == list(range(n))
+
+
 def test_from_unit_maps_edges_into_the_range():
     space = parse_space(
         {

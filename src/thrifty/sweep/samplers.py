@@ -12,11 +12,13 @@ from thrifty.sweep.space import grid_points
 
 
 class LatinHypercubeSampler(BaseSampler):
-    """Trial k takes row k of a seeded Latin hypercube design of `n` points over the whole space.
+    """The k-th sampled trial takes row k of a seeded Latin hypercube design of `n` points over the space.
 
     Every dimension is cut into `n` equal-probability strata and each stratum holds exactly one of the
-    `n` points (McKay et al. 1979), so n trials cover each range evenly, unlike n random draws. Rows are
-    picked by trial number, which storage makes unique, so parallel workers never repeat a point. Trials
+    `n` points (McKay et al. 1979), so n trials cover each range evenly, unlike n random draws. A trial's
+    row is the number of earlier trials that the sampler chose (enqueued ones, i.e. retries and
+    warm starts, take no row), which storage makes unique, so parallel workers never repeat a point
+    and a retried trial leaves no stratum empty. Trials
     past `n` start a fresh design (seed + block). Unit samples map onto distributions like Optuna's
     QMCSampler: linear or log ranges, integer steps, and categorical choices by equal-width bins.
     """
@@ -42,12 +44,18 @@ class LatinHypercubeSampler(BaseSampler):
     def sample_relative(self, study, trial, search_space) -> dict[str, Any]:
         if not search_space:
             return {}
-        block, row = divmod(trial.number, self._n)
+        block, row = divmod(sampled_before(study, trial.number), self._n)
         unit = self.design(block)[row]
         return {key: from_unit(u, dist) for (key, dist), u in zip(self._space.items(), unit, strict=True)}
 
     def sample_independent(self, study, trial, param_name, param_distribution) -> Any:
         return self._fallback.sample_independent(study, trial, param_name, param_distribution)
+
+
+def sampled_before(study: optuna.Study, number: int) -> int:
+    """Trials numbered below `number` whose values came from the sampler, not from enqueue_trial."""
+    trials = study.get_trials(deepcopy=False)
+    return sum(t.number < number and "fixed_params" not in t.system_attrs for t in trials)
 
 
 def from_unit(u: float, dist: BaseDistribution) -> Any:
