@@ -21,7 +21,10 @@ SWEEP_FLAGS = {
     "gpu": (str, "Price trials on this GPU from the planner's catalog (e.g. a10g)."),
     "usd_per_hour": (float, "Price measured training seconds at this $/h instead."),
     "domain": (str, "Domain name written to results.jsonl."),
-    "metric": (str, "Task metric scored on held-out answers after each trial (exact, contains, f1, rougeL, json)."),
+    "metric": (
+        str,
+        "Task metric scored on held-out answers after each trial (exact, contains, f1, rougeL, json).",
+    ),
     "warm_start": (int, "Enqueue the top-N `thrifty autotune` suggestions from past sweeps first."),
 }
 

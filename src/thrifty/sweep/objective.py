@@ -126,11 +126,15 @@ class Objective:
         report = evaluate_run(run_dir, options)
         score = report["models"]["fine_tuned"].get("scores", {}).get(self.settings.metric)
         if score is None:  # plain-text data: no question/answer pairs to generate for
-            raise RuntimeError(f"metric {self.settings.metric} needs question/answer data; the eval set has none")
+            raise RuntimeError(
+                f"metric {self.settings.metric} needs question/answer data; the eval set has none"
+            )
         print(f"sweep: trial {trial.number} {self.settings.metric} = {score:.4f}", file=sys.stderr)
         return float(score)
 
-    def record(self, trial: optuna.Trial, config, summary: dict[str, Any], score: float | None) -> list[float]:
+    def record(
+        self, trial: optuna.Trial, config, summary: dict[str, Any], score: float | None
+    ) -> list[float]:
         seconds, tokens = summary["wall_seconds"], summary["train_tokens"]
         measured = {
             "eval_loss": summary["eval_loss_after"],

@@ -66,7 +66,9 @@ def plot_params(rows: list[dict[str, Any]], params: dict[str, Any], path: Path, 
     fig, axes = plt.subplots(1, n, figsize=(4 * n, 3.6), squeeze=False)
     for ax, (key, dist) in zip(axes[0], params.items(), strict=True):
         for state, marker in (("complete", "o"), ("pruned", "x")):
-            pts = [(r[key], r[objective]) for r in rows if r["state"] == state and r.get(objective) is not None]
+            pts = [
+                (r[key], r[objective]) for r in rows if r["state"] == state and r.get(objective) is not None
+            ]
             if pts:
                 xs = [str(x) if isinstance(x, list | str) else x for x, _ in pts]
                 ax.scatter(xs, [y for _, y in pts], marker=marker, label=state)

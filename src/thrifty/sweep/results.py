@@ -30,9 +30,12 @@ class ResultRow(BaseModel):
     max_steps: int | None = Field(description="Configured optimizer steps.")
     eval_loss: float | None = Field(description="Held-out loss after training (null: the trial failed).")
     accuracy: float | None = Field(
-        None, description="Task metric (sweep.metric, scored by `thrifty eval` on held-out answers); higher is better."
+        None,
+        description="Task metric (sweep.metric, scored by `thrifty eval` on held-out answers); higher is better.",
     )
-    metric: str | None = Field(None, description="Which task metric `accuracy` holds (exact, f1, rougeL, ...).")
+    metric: str | None = Field(
+        None, description="Which task metric `accuracy` holds (exact, f1, rougeL, ...)."
+    )
     train_seconds: float | None = Field(description="Measured training seconds (evaluation excluded).")
     latency_ms_per_token: float | None = Field(
         description="Measured training milliseconds per token (1000 / tokens per second)."

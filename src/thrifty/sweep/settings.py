@@ -41,7 +41,9 @@ class SweepSettings(Section):
     metric_examples: int = Field(
         20, gt=0, description="Held-out examples the metric generates answers for (time grows with it)."
     )
-    metric_max_new_tokens: int = Field(64, gt=0, description="Answer length cap (tokens) when scoring the metric.")
+    metric_max_new_tokens: int = Field(
+        64, gt=0, description="Answer length cap (tokens) when scoring the metric."
+    )
     metric_labels: list[str] | None = Field(
         None, description="Label set for metric: accuracy (classification); answers are mapped onto it."
     )
