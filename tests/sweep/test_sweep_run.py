@@ -128,6 +128,19 @@ def test_interrupted_sweep_resumes_and_finalize_trains_the_best(sweep_file):
     assert f"rank: {best['rank']}" in final
 
 
+def test_resuming_with_another_space_is_one_line_exit_2(sweep_file, capsys):
+    path = sweep_file({"sampler": "random", "trials": 1, "space": SPACE}, train={"max_steps": 1})
+    out = path.parent / "changed"
+    assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 0
+    other = {"method.rank": {"choices": [2, 8]}}
+    path = sweep_file({"sampler": "random", "trials": 2, "space": other}, train={"max_steps": 1})
+    capsys.readouterr()
+    assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another sweep.space" in err[0] and "--output" in err[0]
+    assert len(rows_of(out)) == 1  # the old results are untouched
+
+
 @pytest.mark.parametrize("sampler", ["random", "sobol", "tpe"])
 def test_other_samplers_run(sweep_file, sampler):
     path = sweep_file({"sampler": sampler, "trials": 2, "space": SPACE}, train={"max_steps": 2})

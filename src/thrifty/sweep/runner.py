@@ -61,8 +61,29 @@ def prepare(path: Path, overrides: dict[str, Any], output: str | None) -> SweepP
         trials=trials,
         features=data_features(full),
     )
+    check_same_search(sweep_dir, plan)
     plan.save()
     return plan
+
+
+# What makes trials comparable; a resumed sweep may change the rest (trials, budgets, workers, storage).
+SAME_SEARCH = ("space", "objectives", "sampler", "seed", "search_fraction", "pruner", "metric")
+
+
+def check_same_search(sweep_dir: Path, plan: SweepPlan) -> None:
+    """Refuse to resume a sweep folder with another space or run config: its trials would not compare."""
+    from thrifty.sweep.objective import PLAN
+
+    if not (sweep_dir / PLAN).is_file():
+        return
+    old = SweepPlan.load(sweep_dir)
+    changed = [f"sweep.{k}" for k in SAME_SEARCH if old.settings.get(k) != plan.settings.get(k)]
+    changed += ["the run config"] if old.base != plan.base else []
+    if changed:
+        raise UserError(
+            f"{sweep_dir} holds a sweep with another {', '.join(changed)}; its trials would not compare "
+            "with the new ones: pass a new --output, or put the old values back to resume it"
+        )
 
 
 def count_trials(settings: SweepSettings, space) -> int:
