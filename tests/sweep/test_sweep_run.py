@@ -203,6 +203,7 @@ def test_task_metric_is_scored_by_eval_and_maximised(sweep_file):
     assert main(["sweep", str(path), "--output", str(out), "--metric", "f1", "--no-progress"]) == 0
     rows = rows_of(out)
     assert len(rows) == 2 and all(r["metric"] == "f1" and 0 <= r["accuracy"] <= 1 for r in rows)
+    assert all(r["generation_ms_per_token"] > 0 for r in rows)
     for r in rows:  # the value is thrifty eval's own score, and its report stays beside the trial
         report = json.loads((Path(r["run_dir"]) / "eval.json").read_text())
         assert report["examples"] == 3

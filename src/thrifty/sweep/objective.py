@@ -130,6 +130,9 @@ class Objective:
                 f"metric {self.settings.metric} needs question/answer data; the eval set has none"
             )
         print(f"sweep: trial {trial.number} {self.settings.metric} = {score:.4f}", file=sys.stderr)
+        speed = report["models"]["fine_tuned"].get("tokens_per_second")
+        if speed:  # inference latency, unlike latency_ms_per_token (training time per token)
+            trial.set_user_attr("generation_ms_per_token", 1000 / speed)
         return float(score)
 
     def record(
@@ -177,6 +180,7 @@ def row_from_trial(plan: SweepPlan, frozen: optuna.trial.FrozenTrial) -> ResultR
         max_steps=train_cfg.max_steps,
         eval_loss=attrs.get("eval_loss"),
         accuracy=attrs.get("accuracy"),
+        generation_ms_per_token=attrs.get("generation_ms_per_token"),
         metric=plan.sweep.metric if attrs.get("accuracy") is not None else None,
         train_seconds=attrs.get("train_seconds"),
         latency_ms_per_token=attrs.get("latency_ms_per_token"),

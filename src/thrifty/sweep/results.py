@@ -40,6 +40,11 @@ class ResultRow(BaseModel):
     latency_ms_per_token: float | None = Field(
         description="Measured training milliseconds per token (1000 / tokens per second)."
     )
+    generation_ms_per_token: float | None = Field(
+        None,
+        description="Inference milliseconds per generated token while scoring the metric (batched greedy "
+        "decoding of the held-out prompts; null without a metric).",
+    )
     cost_usd: float | None = Field(
         description="Dollars: planner price on `gpu`, else seconds x usd_per_hour."
     )
