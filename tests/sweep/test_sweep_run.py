@@ -128,6 +128,24 @@ def test_interrupted_sweep_resumes_and_finalize_trains_the_best(sweep_file):
     assert f"rank: {best['rank']}" in final
 
 
+def test_repeated_values_reuse_the_finished_result(sweep_file):
+    # 4 LHS strata over 2 choices: each rank comes up twice; the repeats train nothing.
+    space = {"method.rank": {"choices": [2, 4]}}
+    path = sweep_file({"sampler": "lhs", "trials": 4, "space": space}, train={"max_steps": 2})
+    out = path.parent / "twins"
+    assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 0
+    rows = rows_of(out)
+    assert sorted(r["rank"] for r in rows) == [2, 2, 4, 4]
+    trained = {r["trial_id"]: r for r in rows if r["duplicate_of"] is None}
+    repeats = [r for r in rows if r["duplicate_of"] is not None]
+    assert len(trained) == 2 and len(repeats) == 2
+    for r in repeats:
+        twin = trained[r["duplicate_of"]]
+        assert r["rank"] == twin["rank"] and r["eval_loss"] == twin["eval_loss"]
+        assert r["steps"] == 0 and r["train_seconds"] == 0
+    assert len(list((out / "trials").iterdir())) == 2  # no run folder for a repeat
+
+
 def test_resuming_with_another_space_is_one_line_exit_2(sweep_file, capsys):
     path = sweep_file({"sampler": "random", "trials": 1, "space": SPACE}, train={"max_steps": 1})
     out = path.parent / "changed"

@@ -81,6 +81,9 @@ class Objective:
         from thrifty.train.run import train
 
         params = {key: suggest(trial, key, dist) for key, dist in self.space.items()}
+        twin = finished_twin(trial)
+        if twin is not None:
+            return self.reuse(trial, twin)
         run_dir = Path(self.plan.sweep_dir) / "trials" / f"trial-{trial.number:04d}"
         base = {**self.plan.base, "output": {"dir": str(run_dir), "overwrite": True}}
         config = apply_params(base, params, source=f"trial {trial.number}")
@@ -108,6 +111,22 @@ class Objective:
         if pruned:
             raise optuna.TrialPruned(f"pruned after evaluation {pruning.pruned_at}")
         return values[0] if len(values) == 1 else tuple(values)
+
+    def reuse(self, trial: optuna.Trial, twin: optuna.trial.FrozenTrial) -> float | tuple[float, ...]:
+        """Same values as a completed trial: training is seeded, so it would repeat the same run. Discrete
+        spaces make such repeats common (LHS strata and Sobol points map onto few choices)."""
+        print(
+            f"sweep: trial {trial.number} repeats trial {twin.number}'s values; reusing its result",
+            file=sys.stderr,
+        )
+        spent = {"train_seconds": 0.0, "steps": 0, "tokens": 0, "cost_usd": 0.0}
+        for key, value in {**twin.user_attrs, **spent, "duplicate_of": twin.number}.items():
+            trial.set_user_attr(key, value)
+        values = dict(zip(self.settings.objectives, twin.values, strict=True))
+        # The reported cost of this trial is what it spent (nothing); its quality is the twin's.
+        values.update({k: spent[k] for k in values if k in spent})
+        result = [values[name] for name in self.settings.objectives]
+        return result[0] if len(result) == 1 else tuple(result)
 
     def task_metric(self, trial: optuna.Trial, run_dir: str | Path) -> float:
         """The trial's task metric, scored by `thrifty eval` on generated answers to held-out questions;
@@ -155,6 +174,12 @@ class Objective:
         return [measured[name] for name in self.settings.objectives]
 
 
+def finished_twin(trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
+    """An earlier completed trial with exactly these parameter values, if any."""
+    done = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return next((t for t in done if t.number != trial.number and t.params == trial.params), None)
+
+
 def row_from_trial(plan: SweepPlan, frozen: optuna.trial.FrozenTrial) -> ResultRow | None:
     """The results row of a finished trial (None while it runs or waits)."""
     states = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "fail"}
@@ -199,6 +224,7 @@ def row_from_trial(plan: SweepPlan, frozen: optuna.trial.FrozenTrial) -> ResultR
         data_tokens_p90=plan.features.get("data_tokens_p90"),
         model_params=plan.features.get("model_params") or attrs.get("model_params"),
         run_dir=attrs.get("run_dir"),
+        duplicate_of=attrs.get("duplicate_of"),
     )
 
 

@@ -62,6 +62,10 @@ class ResultRow(BaseModel):
     data_tokens_p90: float | None = Field(description="90th percentile tokens per training example.")
     model_params: int | None = Field(description="Total parameters of the model.")
     run_dir: str | None = Field(description="The trial's run folder.")
+    duplicate_of: int | None = Field(
+        None,
+        description="Earlier trial with the same values whose result this row repeats (nothing was trained).",
+    )
 
 
 def append_row(path: Path, row: ResultRow) -> None:
