@@ -144,9 +144,12 @@ class Objective:
         )
         report = evaluate_run(run_dir, options)
         score = report["models"]["fine_tuned"].get("scores", {}).get(self.settings.metric)
-        if score is None:  # plain-text data: no question/answer pairs to generate for
-            raise RuntimeError(
-                f"metric {self.settings.metric} needs question/answer data; the eval set has none"
+        if score is None:  # plain-text data: no question/answer pairs to generate for; stop the sweep
+            from thrifty.errors import UserError
+
+            raise UserError(
+                f"sweep.metric {self.settings.metric} needs question/answer data, but {report['data']} "
+                "has plain text only: remove sweep.metric (eval loss needs none)"
             )
         print(f"sweep: trial {trial.number} {self.settings.metric} = {score:.4f}", file=sys.stderr)
         speed = report["models"]["fine_tuned"].get("tokens_per_second")
