@@ -236,3 +236,19 @@ def test_accuracy_objective_without_a_metric_is_one_line_exit_2(sweep_file, caps
     assert main(["sweep", str(path), "--output", str(path.parent / "x"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs a task metric" in err[0]
+
+
+def test_task_metric_on_plain_text_is_one_line_exit_2(sweep_file, capsys):
+    import yaml
+
+    path = sweep_file(
+        {"sampler": "random", "trials": 1, "space": SPACE, "metric": "f1"}, train={"max_steps": 1}
+    )
+    text = path.parent / "text.jsonl"
+    text.write_text("".join(json.dumps({"text": f"plain sentence number {i}."}) + "\n" for i in range(40)))
+    config = yaml.safe_load(path.read_text())
+    config["data"]["path"] = str(text)
+    path.write_text(yaml.safe_dump(config))
+    assert main(["sweep", str(path), "--output", str(path.parent / "text"), "--no-progress"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert len(err) == 1 and "plain text only" in err[0]
