@@ -75,8 +75,9 @@ def main() -> int:
         run(["sweep", str(cheap_file), "--output", str(work / "cheap")])
         run(["sweep", "finalize", str(work / "cheap")])
         grid_steps, grid_s, grid_rows = used(work / "grid")
-        cheap_steps, cheap_s, _ = used(work / "cheap")
+        cheap_steps, cheap_s, cheap_rows = used(work / "cheap")
         final = json.loads((work / "cheap" / "final" / "summary.json").read_text())
+    search_steps = cheap_steps
     cheap_steps += final["steps"]
     cheap_s += final["wall_seconds"]
     grid_best = min(r["eval_loss"] for r in grid_rows)
@@ -90,6 +91,10 @@ def main() -> int:
         },
         "lhs_halving": {
             "trials": cheap_trials,
+            "pruned": sum(r["state"] == "pruned" for r in cheap_rows),
+            "repeats_reused": sum(r.get("duplicate_of") is not None for r in cheap_rows),
+            "search_steps": search_steps,
+            "finalize_steps": final["steps"],
             "steps_incl_finalize": cheap_steps,
             "train_seconds_incl_finalize": round(cheap_s, 1),
             "final_loss": final["eval_loss_after"],
