@@ -30,7 +30,9 @@ def add_export_parser(verbs) -> argparse.ArgumentParser:
     )
     ex.add_argument("--ollama", action="store_true", help="Also write an Ollama Modelfile beside the GGUF.")
     ex.add_argument(
-        "--system", help="SYSTEM message for the Modelfile (default: the chat template's own, if any)."
+        "--system",
+        help="SYSTEM message for the Modelfile (default: the run's data.system_prompt, else the chat "
+        "template's own, if any).",
     )
     ex.add_argument(
         "--int8",
@@ -83,6 +85,11 @@ def run_export(args: argparse.Namespace) -> int:
         return 0
     for path in result["targets"]:
         print(f"wrote {path}")
+    if "int8" in result:
+        from thrifty.export.int8 import summary_lines
+
+        for line in summary_lines(result["int8"]):
+            print(line)
     for command in result["commands"]:
         print(f"next: {command}")
     return 0

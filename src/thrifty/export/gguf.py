@@ -9,7 +9,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from thrifty.errors import UserError
-from thrifty.export.llama_cpp_tools import ensure_tools, run_script, supported_architectures
+from thrifty.export.llama_cpp_tools import (
+    MISSING_LLAMA_CPP,
+    ensure_tools,
+    run_script,
+    supported_architectures,
+)
 
 CONVERTER_TYPES = ("f32", "f16", "bf16")  # written by the converter itself, no quantizer pass
 FTYPE_PREFIX = "LLAMA_FTYPE_MOSTLY_"
@@ -19,14 +24,22 @@ NEEDS_IMATRIX = ("iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s", "q2_k_s")
 
 def quantizer_types() -> dict[str, int]:
     """llama.cpp's quantization file types by lower-case name (q8_0, q4_k_m, ...), read from the library."""
-    from llama_cpp import llama_cpp
-
+    llama_cpp = import_llama_cpp()
     return {
         name[len(FTYPE_PREFIX) :].lower(): getattr(llama_cpp, name)
         for name in dir(llama_cpp)
         if name.startswith(FTYPE_PREFIX)
         and name[len(FTYPE_PREFIX) :].lower() not in (*CONVERTER_TYPES, *NEEDS_IMATRIX)
     }
+
+
+def import_llama_cpp():
+    """llama-cpp-python's ctypes module; an optional extra, so its absence is a one-line hint, not a traceback."""
+    try:
+        from llama_cpp import llama_cpp
+    except ImportError:
+        raise UserError(MISSING_LLAMA_CPP) from None
+    return llama_cpp
 
 
 def parse_types(text: str) -> list[str]:
@@ -60,8 +73,17 @@ def convert_model(hf_dir: Path, out_file: Path, outtype: str = "f16") -> Path:
     check_architecture(hf_dir)
     tmp = out_file.with_name(out_file.name + ".partial")
     args = [str(hf_dir), "--outfile", str(tmp), "--outtype", outtype, "--model-name", out_file.stem]
-    run_script(ensure_tools(), "convert_hf_to_gguf.py", args)
-    tmp.rename(out_file)
+    return _converted("convert_hf_to_gguf.py", args, tmp, out_file)
+
+
+def _converted(script: str, args: list[str], tmp: Path, out_file: Path) -> Path:
+    """Run a converter writing `tmp`, then rename it to `out_file`; a failed or interrupted run leaves
+    no half-written file behind."""
+    try:
+        run_script(ensure_tools(), script, args)
+        tmp.rename(out_file)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out_file
 
 
@@ -69,22 +91,25 @@ def quantize(source: Path, out_file: Path, qtype: str) -> Path:
     """An f16/f32 GGUF -> `qtype` with llama.cpp's quantizer (in-process, through llama-cpp-python)."""
     import ctypes
 
-    from llama_cpp import llama_cpp
-
+    llama_cpp = import_llama_cpp()
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = quantizer_types()[qtype]
     tmp = out_file.with_name(out_file.name + ".partial")
     log = out_file.with_name(out_file.name + ".log")
-    with _c_output_to(log):  # llama.cpp prints a line per tensor from C; kept only for an error message
-        status = llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(), ctypes.byref(params))
-    tail = log.read_text(errors="replace").strip().splitlines()[-10:]
-    log.unlink(missing_ok=True)
-    if status != 0:
+    try:
+        with _c_output_to(log):  # llama.cpp prints a line per tensor from C; kept only for an error message
+            status = llama_cpp.llama_model_quantize(
+                str(source).encode(), str(tmp).encode(), ctypes.byref(params)
+            )
+        tail = log.read_text(errors="replace").strip().splitlines()[-10:]
+        if status != 0:
+            raise RuntimeError(
+                f"llama.cpp could not quantize {source} to {qtype} (status {status}):\n" + "\n".join(tail)
+            )
+        tmp.rename(out_file)
+    finally:  # no .partial or .log left behind on failure or Ctrl-C
         tmp.unlink(missing_ok=True)
-        raise RuntimeError(
-            f"llama.cpp could not quantize {source} to {qtype} (status {status}):\n" + "\n".join(tail)
-        )
-    tmp.rename(out_file)
+        log.unlink(missing_ok=True)
     return out_file
 
 
@@ -120,9 +145,7 @@ def convert_adapter(adapter_dir: Path, base_dir: Path, out_file: Path, outtype: 
     check_architecture(base_dir)
     tmp = out_file.with_name(out_file.name + ".partial")
     args = [str(adapter_dir), "--base", str(base_dir), "--outfile", str(tmp), "--outtype", outtype]
-    run_script(ensure_tools(), "convert_lora_to_gguf.py", args)
-    tmp.rename(out_file)
-    return out_file
+    return _converted("convert_lora_to_gguf.py", args, tmp, out_file)
 
 
 def write_gguf_set(hf_dir: Path, out_dir: Path, stem: str, types: list[str], work: Path) -> dict[str, Path]:

@@ -10,8 +10,11 @@ from thrifty.export.card import card_text, write_card
 from thrifty.inference.run_folder import RunFolder, load_tokenizer_for
 
 
-def export_int8(run: RunFolder, merged_dir: Path, out_dir: Path) -> dict[str, Any]:
-    """Quantize `merged_dir` (a plain HF folder) to int8 into `out_dir`; returns sizes and the eval delta."""
+def export_int8(
+    run: RunFolder, merged_dir: Path, out_dir: Path, reference_dtype: str = "fp32"
+) -> dict[str, Any]:
+    """Quantize `merged_dir` (a plain HF folder saved in `reference_dtype`) to int8 into `out_dir`; returns
+    sizes and the eval delta against that merge."""
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
@@ -36,6 +39,7 @@ def export_int8(run: RunFolder, merged_dir: Path, out_dir: Path) -> dict[str, An
     tokenizer.save_pretrained(tmp)
     report = {
         "method": "bitsandbytes LLM.int8 (load_in_8bit)",
+        "reference_dtype": reference_dtype,  # the merge both the size and the perplexity are compared with
         "bytes": _weights_bytes(tmp),
         "full_precision_bytes": _weights_bytes(merged_dir),
         "perplexity_full": ppl_full["perplexity"],
@@ -48,16 +52,24 @@ def export_int8(run: RunFolder, merged_dir: Path, out_dir: Path) -> dict[str, An
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
     notes = [
-        f"int8 weights: {report['bytes'] / 1e6:.1f} MB vs {report['full_precision_bytes'] / 1e6:.1f} MB merged "
-        f"fp32 ({report['size_ratio']:.2f}x)",
-        f"held-out perplexity {report['perplexity_full']:.4f} (fp32) -> {report['perplexity_int8']:.4f} (int8), "
-        f"delta {report['perplexity_delta']:+.4f} on {report['eval_tokens']} answer tokens",
+        *summary_lines(report),
         "loading needs bitsandbytes (the quantization config is stored in config.json)",
     ]
     usage = [f'AutoModelForCausalLM.from_pretrained("{out_dir}")  # bitsandbytes int8']
     files = sorted(p.name for p in out_dir.iterdir())
     write_card(out_dir, card_text(run, f"{run.name} (int8)", files, usage, notes))
     return report
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """Size and quality against the reference merge, for the model card and the terminal."""
+    ref = report["reference_dtype"]
+    return [
+        f"int8 weights: {report['bytes'] / 1e6:.1f} MB vs {report['full_precision_bytes'] / 1e6:.1f} MB merged "
+        f"{ref} ({report['size_ratio']:.2f}x)",
+        f"held-out perplexity {report['perplexity_full']:.4f} ({ref}) -> {report['perplexity_int8']:.4f} (int8), "
+        f"delta {report['perplexity_delta']:+.4f} on {report['eval_tokens']} answer tokens",
+    ]
 
 
 def _weights_bytes(folder: Path) -> int:

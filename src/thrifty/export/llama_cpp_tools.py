@@ -22,15 +22,17 @@ PACKAGE = "llama-cpp-python"
 WANTED = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "conversion/", "gguf-py/", "LICENSE")
 READY = "thrifty-tools.txt"  # written last: a folder without it is an interrupted fetch
 SUPPORTED = "supported-models.txt"
+MISSING_LLAMA_CPP = (
+    f"GGUF export needs {PACKAGE}, which is not installed: pip install 'thrifty[export]' "
+    "(compiles llama.cpp, ~6 min once)"
+)
 
 
 def llama_cpp_version() -> str:
     try:
         return version(PACKAGE)
     except PackageNotFoundError:
-        raise UserError(
-            f"{PACKAGE} is not installed; `pip install {PACKAGE}` (compiles llama.cpp, ~6 min once)"
-        ) from None
+        raise UserError(MISSING_LLAMA_CPP) from None
 
 
 def tools_dir() -> Path:

@@ -49,7 +49,9 @@ def export_run(run_path: str | Path, options: ExportOptions) -> dict[str, Any]:
         if options.int8:
             from thrifty.export.int8 import export_int8
 
-            result["int8"] = export_int8(run, hf_dir, out / "int8")
+            # Without --merge the reference is the fp32 work copy the converters use.
+            reference = options.dtype if options.merge else "fp32"
+            result["int8"] = export_int8(run, hf_dir, out / "int8", reference)
             result["files"]["int8"] = str(out / "int8")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -69,6 +71,11 @@ def check_request(run: RunFolder, options: ExportOptions, out: Path) -> list[Pat
         raise UserError("nothing to export: pass --merge, --gguf TYPES, --gguf-adapter and/or --int8")
     if options.dtype not in DTYPES:
         raise UserError(f"--dtype {options.dtype}: choose from {', '.join(DTYPES)}")
+    # Overwrites first: cheap, and the architecture check below may fetch llama.cpp's converters.
+    targets = _targets(run, options, out)
+    existing = [t for t in targets if t.exists()]
+    if existing and not options.force:
+        raise UserError(f"{existing[0]} exists; pass --force to replace it (or choose another --output)")
     if options.merge or options.gguf or options.int8:
         check_mergeable(run)
     if options.gguf_adapter:
@@ -84,26 +91,25 @@ def check_request(run: RunFolder, options: ExportOptions, out: Path) -> list[Pat
         from thrifty.export.gguf import check_architecture
 
         check_architecture(run.model_dir or Path(base_model_path(run)))
-    targets = _targets(run, options, out)
-    existing = [t for t in targets if t.exists()]
-    if existing and not options.force:
-        raise UserError(f"{existing[0]} exists; pass --force to replace it (or choose another --output)")
     return targets
 
 
 def _targets(run: RunFolder, options: ExportOptions, out: Path) -> list[Path]:
+    """Every path an export writes, model cards included (each folder gets its own README.md)."""
     stem = file_stem(run)
     targets = []
     if options.merge:
-        targets.append(out / "merged")
-    for t in options.gguf or []:
-        targets.append(out / "gguf" / f"{stem}-{t}.gguf")
-    if options.gguf and options.ollama:
-        targets.append(out / "gguf" / "Modelfile")
-    if options.gguf_adapter:
-        targets += [out / "gguf-adapter" / f"{stem}-lora-f16.gguf", out / "gguf-adapter" / "base-f16.gguf"]
+        targets.append(out / "merged")  # the whole folder is replaced, its card with it
+    if options.gguf:
+        targets += [out / "gguf" / f"{stem}-{t}.gguf" for t in options.gguf]
+        targets.append(out / "gguf" / "README.md")
         if options.ollama:
-            targets.append(out / "gguf-adapter" / "Modelfile")
+            targets.append(out / "gguf" / "Modelfile")
+    if options.gguf_adapter:
+        folder = out / "gguf-adapter"
+        targets += [folder / f"{stem}-lora-f16.gguf", folder / "base-f16.gguf", folder / "README.md"]
+        if options.ollama:
+            targets.append(folder / "Modelfile")
     if options.int8:
         targets.append(out / "int8")
     return targets
@@ -181,7 +187,7 @@ def _ollama(
 ) -> str:
     from thrifty.export.ollama import modelfile
 
-    text, notes = modelfile(gguf, load_tokenizer_for(run), options.system, adapter)
+    text, notes = modelfile(gguf, load_tokenizer_for(run), system_message(run, options), adapter)
     path = folder / "Modelfile"
     tmp = path.with_name("Modelfile.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -191,6 +197,12 @@ def _ollama(
     command = f"ollama create {name} -f {path}"
     result["commands"].append(command)
     return command
+
+
+def system_message(run: RunFolder, options: ExportOptions) -> str | None:
+    """--system, else the system prompt the run trained with (the model learned its answers under it);
+    None lets the Modelfile fall back to the chat template's own default."""
+    return options.system if options.system is not None else run.config.data.system_prompt
 
 
 def _progress(message: str) -> None:
