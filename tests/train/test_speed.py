@@ -8,7 +8,7 @@ import torch
 
 from thrifty.cli import main
 from thrifty.errors import UserError
-from thrifty.train.autobatch import candidates, search_micro_batch
+from thrifty.train.autobatch import candidates, is_out_of_memory, search_micro_batch
 
 FAST = ["--no-progress", "train.micro_batch_size=4", "data.max_seq_len=128", "train.logging_steps=1"]
 
@@ -113,3 +113,61 @@ def test_compile_failure_falls_back_with_a_warning(tiny_model, alpaca_file, tmp_
         "warning: torch.compile failed (no C++ compiler found); training without it"
         in capsys.readouterr().err
     )
+
+
+BROKEN_CALLS = []
+
+
+def _broken_backend(graph, example_inputs):
+    """A dynamo backend that fails the way Inductor does without a C++ compiler: when the first
+    compiled forward hands it a graph."""
+    BROKEN_CALLS.append(len(graph.graph.nodes))
+    raise RuntimeError("InductorError: CppCompileError: C++ compile error\nlong trace")
+
+
+torch._dynamo.register_backend(_broken_backend, name="thrifty_test_broken")
+
+
+def test_compile_failing_at_the_first_forward_falls_back(
+    tiny_model, alpaca_file, tmp_path, monkeypatch, capsys
+):
+    import thrifty.train.speed as speed
+
+    monkeypatch.setattr(speed, "COMPILE_BACKEND", "thrifty_test_broken")
+    BROKEN_CALLS.clear()
+    with pytest.warns(UserWarning, match="torch.compile failed"):
+        summary = _train(tiny_model, alpaca_file, tmp_path / "run", "--max-steps", "2", "train.compile=on")
+    torch._dynamo.reset()  # drop the compiled frames of this model for the tests after
+    assert summary["steps"] == 2 and summary["eval_loss_after"] == summary["eval_loss_after"]  # not NaN
+    assert len(BROKEN_CALLS) == 1  # failed once, at the first forward; every graph after ran eagerly
+    err = capsys.readouterr().err
+    assert "torch.compile: on" in err
+    assert "warning: torch.compile failed (InductorError: CppCompileError: C++ compile error)" in err
+
+
+def test_compile_auto_is_off_until_measured():
+    from thrifty.train.speed import wants_compile
+
+    assert not wants_compile("auto", "cuda") and not wants_compile("auto", "cpu")
+    assert wants_compile("on", "cpu") and not wants_compile("off", "cuda")
+
+
+def test_a_real_cpu_allocation_failure_counts_as_out_of_memory():
+    """torch's CPU allocator raises a plain RuntimeError, not torch.OutOfMemoryError. 2**48 bytes
+    (256 TiB) is past any x86-64 user address space: it fails at once, nothing is committed."""
+    try:
+        torch.empty(2**48, dtype=torch.uint8)
+    except RuntimeError as exc:
+        error = exc
+    else:
+        pytest.skip("this machine reserved 256 TiB of address space")
+    assert not isinstance(error, torch.OutOfMemoryError)
+    assert is_out_of_memory(error)
+    assert not is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x2 and 3x2)"))
+
+    def step(model, batch):  # sizes above 2 fail as a real CPU allocation does
+        if len(batch) > 2:
+            torch.empty(2**48, dtype=torch.uint8)
+
+    choice = search_micro_batch(torch.nn.Linear(2, 2), _rows(8), lambda rows: rows, 8, 2**62, step)
+    assert choice.micro_batch_size in (1, 2) and choice.tried[-1] == {"size": 4, "note": "out of memory"}

@@ -41,10 +41,20 @@ def candidates(effective: int) -> list[int]:
     return [size for size in range(1, effective + 1) if effective % size == 0]
 
 
+# What a failed allocation says, lowercased. CUDA raises torch.OutOfMemoryError ("CUDA out of memory");
+# torch 2.13's CPU allocator raises a plain RuntimeError: "[enforce fail at alloc_cpu.cpp:127] err == 0.
+# DefaultCPUAllocator: can't allocate memory: you tried to allocate N bytes. Error code 12 (Cannot
+# allocate memory)"; MPS says "MPS backend out of memory".
+OUT_OF_MEMORY_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     import torch
 
-    return isinstance(exc, torch.OutOfMemoryError | MemoryError) or "out of memory" in str(exc).lower()
+    if isinstance(exc, torch.OutOfMemoryError | MemoryError):
+        return True
+    message = str(exc).lower()
+    return any(text in message for text in OUT_OF_MEMORY_MESSAGES)
 
 
 def memory_limit_bytes(device: str, headroom: float = 0.9) -> int:
