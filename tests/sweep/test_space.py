@@ -1,5 +1,6 @@
 """The search space and samplers: validation errors, grid points, Latin hypercube strata."""
 
+import json
 import math
 
 import optuna
@@ -8,7 +9,7 @@ import pytest
 from thrifty.cli import main
 from thrifty.errors import UserError
 from thrifty.sweep.objective import suggest
-from thrifty.sweep.samplers import LatinHypercubeSampler, from_unit, make_sampler
+from thrifty.sweep.samplers import DesignSampler, from_unit, make_sampler
 from thrifty.sweep.space import grid_configs, parse_space
 
 
@@ -71,7 +72,7 @@ def test_lhs_puts_one_sample_in_each_stratum_of_each_dimension():
             "method.alpha": {"choices": [8, 16, 32, 64, 128]},
         }
     )
-    study = optuna.create_study(sampler=LatinHypercubeSampler(space, n, seed=3))
+    study = optuna.create_study(sampler=DesignSampler(space, n, seed=3))
     study.optimize(lambda t: sum(float(suggest(t, k, d)) for k, d in space.items()), n_trials=n)
     params = [t.params for t in study.trials]
     lr = sorted(math.log10(p["train.learning_rate"]) for p in params)
@@ -80,15 +81,15 @@ def test_lhs_puts_one_sample_in_each_stratum_of_each_dimension():
     assert sorted(p["method.rank"] for p in params) == list(range(1, 11))  # 10 values, 10 strata
     assert sorted(p["method.alpha"] for p in params) == sorted([8, 16, 32, 64, 128] * 2)
     # Seeded: the same seed gives the same design; another seed a different one.
-    again = LatinHypercubeSampler(space, n, seed=3).design()
+    again = DesignSampler(space, n, seed=3).design()
     assert (again == study.sampler.design()).all()
-    assert not (LatinHypercubeSampler(space, n, seed=4).design() == again).all()
+    assert not (DesignSampler(space, n, seed=4).design() == again).all()
 
 
 def test_lhs_retried_trial_takes_no_row_so_no_stratum_stays_empty():
     n = 6
     space = parse_space({"method.dropout": {"low": 0.0, "high": 0.6}})
-    study = optuna.create_study(sampler=LatinHypercubeSampler(space, n, seed=1))
+    study = optuna.create_study(sampler=DesignSampler(space, n, seed=1))
     study.optimize(lambda t: float(suggest(t, "method.dropout", space["method.dropout"])), n_trials=2)
     study.enqueue_trial(study.trials[1].params)  # what a retry after a crash or SIGTERM does
     study.optimize(lambda t: float(suggest(t, "method.dropout", space["method.dropout"])), n_trials=n - 1)
@@ -121,3 +122,52 @@ def test_samplers_are_seeded(name):
         return [t.params for t in study.trials]
 
     assert run() == run()
+
+
+SOBOL_SPACE = {
+    "train.learning_rate": {"low": 1e-5, "high": 1e-2, "log": True},
+    "method.dropout": {"low": 0.0, "high": 0.5},
+}
+
+
+def _two_workers_sobol(storage_url: str, per_worker: int) -> list[dict]:
+    """Two workers' samplers on one storage, each running a trial at the same time, as `--workers 2` does."""
+    space = parse_space(SOBOL_SPACE)
+    studies = [
+        optuna.create_study(
+            study_name="s",
+            storage=storage_url,
+            load_if_exists=True,
+            sampler=make_sampler("sobol", space, 8, 5, w),
+        )
+        for w in (0, 1)
+    ]
+    for _ in range(per_worker):
+        trials = [study.ask() for study in studies]  # both workers start a trial at the same time
+        values = [sum(float(suggest(t, k, d)) for k, d in space.items()) for t in trials]
+        for study, trial, value in zip(studies, trials, values, strict=True):
+            study.tell(trial, value)
+    return [t.params for t in studies[0].get_trials()]
+
+
+def test_sobol_workers_take_distinct_points_reproducibly(tmp_path):
+    first = _two_workers_sobol(f"sqlite:///{tmp_path / 'a.db'}", 4)
+    assert len(first) == 8 and len({json.dumps(p, sort_keys=True) for p in first}) == 8
+    assert _two_workers_sobol(f"sqlite:///{tmp_path / 'b.db'}", 4) == first  # same seed, same points
+    # Trial k is point k of the seeded scrambled Sobol sequence (Optuna's QMCSampler drew trial 0 at random).
+    from scipy.stats import qmc
+
+    space = parse_space(SOBOL_SPACE)
+    units = qmc.Sobol(d=2, scramble=True, seed=5).random_base2(3)
+    expected = [{k: from_unit(u, d) for (k, d), u in zip(space.items(), row, strict=True)} for row in units]
+    assert first == expected
+
+
+def test_sobol_continues_its_sequence_past_the_design_size():
+    space = parse_space({"method.dropout": {"low": 0.0, "high": 0.5}})
+    short, long = (
+        DesignSampler(space, 4, seed=2, engine="sobol"),
+        DesignSampler(space, 16, seed=2, engine="sobol"),
+    )
+    assert all((short.point(k) == long.point(k)).all() for k in range(12))
+    assert len({float(short.point(k)[0]) for k in range(12)}) == 12

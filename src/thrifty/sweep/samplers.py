@@ -1,4 +1,4 @@
-"""Optuna samplers by name, all seeded; a Latin hypercube sampler on scipy's `qmc.LatinHypercube`."""
+"""Optuna samplers by name, all seeded; a design-by-trial-number sampler on scipy's `qmc` (LHS, Sobol)."""
 
 import math
 from typing import Any
@@ -10,27 +10,39 @@ from optuna.samplers import BaseSampler, RandomSampler
 
 from thrifty.sweep.space import grid_points
 
+ENGINES = ("lhs", "sobol")
 
-class LatinHypercubeSampler(BaseSampler):
-    """The k-th sampled trial takes row k of a seeded Latin hypercube design of `n` points over the space.
 
-    Every dimension is cut into `n` equal-probability strata and each stratum holds exactly one of the
-    `n` points (McKay et al. 1979), so n trials cover each range evenly, unlike n random draws. A trial's
-    row is the number of earlier trials that the sampler chose (enqueued ones, i.e. retries and
-    warm starts, take no row), which storage makes unique, so parallel workers never repeat a point
-    and a retried trial leaves no stratum empty. Trials
-    past `n` start a fresh design (seed + block). Unit samples map onto distributions like Optuna's
-    QMCSampler: linear or log ranges, integer steps, and categorical choices by equal-width bins.
+class DesignSampler(BaseSampler):
+    """The k-th sampled trial takes point k of a seeded scipy design over the space.
+
+    A trial's point is the number of earlier trials that the sampler chose (enqueued ones, i.e. retries
+    and warm starts, take no point), which storage makes unique, so parallel workers never repeat a
+    point and a retried trial leaves no gap. Engines:
+
+    - `lhs`: a Latin hypercube of `n` points: every dimension is cut into `n` equal-probability strata
+      and each stratum holds exactly one point (McKay et al. 1979), so n trials cover each range evenly,
+      unlike n random draws. Trials past `n` start a fresh design (seed + block).
+    - `sobol`: one scrambled Sobol sequence (seed), which has no size: trials past `n` continue it.
+
+    Unit samples map onto distributions like Optuna's QMCSampler: linear or log ranges, integer steps,
+    and categorical choices by equal-width bins.
     """
 
-    def __init__(self, space: dict[str, BaseDistribution], n: int, seed: int = 0):
+    def __init__(self, space: dict[str, BaseDistribution], n: int, seed: int = 0, engine: str = "lhs"):
+        if engine not in ENGINES:
+            raise ValueError(f"unknown design engine {engine}")
         self._space = dict(space)
         self._n = max(1, n)
         self._seed = seed
+        self._engine = engine
         self._designs: dict[int, np.ndarray] = {}
         self._fallback = RandomSampler(seed=seed)  # for parameters outside `space`
 
     def design(self, block: int = 0) -> np.ndarray:
+        """Points block*n .. (block+1)*n - 1 (lhs: the block-th design; sobol: that slice of the sequence)."""
+        if self._engine == "sobol":
+            return self.sobol((block + 1) * self._n)[block * self._n : (block + 1) * self._n]
         from scipy.stats import qmc
 
         if block not in self._designs:
@@ -38,14 +50,29 @@ class LatinHypercubeSampler(BaseSampler):
             self._designs[block] = engine.random(self._n)
         return self._designs[block]
 
+    def sobol(self, count: int) -> np.ndarray:
+        """The first `count` or more points of the sequence, drawn in powers of two (where Sobol points
+        are balanced); a prefix does not depend on how many are drawn, so an extended sweep continues it."""
+        from scipy.stats import qmc
+
+        have = self._designs.get(-1)
+        if have is None or len(have) < count:
+            m = max(1, math.ceil(math.log2(max(count, self._n))))
+            engine = qmc.Sobol(d=len(self._space), scramble=True, seed=self._seed)
+            self._designs[-1] = have = engine.random_base2(m)
+        return have
+
+    def point(self, index: int) -> np.ndarray:
+        block, row = divmod(index, self._n)
+        return self.design(block)[row]
+
     def infer_relative_search_space(self, study, trial) -> dict[str, BaseDistribution]:
         return self._space
 
     def sample_relative(self, study, trial, search_space) -> dict[str, Any]:
         if not search_space:
             return {}
-        block, row = divmod(sampled_before(study, trial.number), self._n)
-        unit = self.design(block)[row]
+        unit = self.point(sampled_before(study, trial.number))
         return {key: from_unit(u, dist) for (key, dist), u in zip(self._space.items(), unit, strict=True)}
 
     def sample_independent(self, study, trial, param_name, param_distribution) -> Any:
@@ -53,9 +80,11 @@ class LatinHypercubeSampler(BaseSampler):
 
 
 def sampled_before(study: optuna.Study, number: int) -> int:
-    """Trials numbered below `number` whose values came from the sampler, not from enqueue_trial."""
+    """Trials numbered below `number` whose values came from the sampler, not from enqueue_trial or
+    a heartbeat retry (which copies a failed trial's values and marks them `failed_trial`)."""
     trials = study.get_trials(deepcopy=False)
-    return sum(t.number < number and "fixed_params" not in t.system_attrs for t in trials)
+    queued = ("fixed_params", "failed_trial")
+    return sum(t.number < number and not any(k in t.system_attrs for k in queued) for t in trials)
 
 
 def from_unit(u: float, dist: BaseDistribution) -> Any:
@@ -84,16 +113,10 @@ def make_sampler(
         return samplers.GridSampler(grid_points(space), seed=seed)
     if name == "random":
         return samplers.RandomSampler(seed=seed + worker)
-    if name == "sobol":
-        import warnings
-
-        with warnings.catch_warnings():  # "experimental" since Optuna 3.0; stable enough for us
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return samplers.QMCSampler(
-                qmc_type="sobol", scramble=True, seed=seed, warn_independent_sampling=False
-            )
     if name == "tpe":
         return samplers.TPESampler(seed=seed + worker, n_startup_trials=max(2, min(10, trials // 3)))
-    if name == "lhs":
-        return LatinHypercubeSampler(space, trials, seed)
+    if name in ENGINES:
+        # Not Optuna's QMCSampler for sobol: it samples each worker's first trial at random (seeded
+        # alike, so workers repeat it) and advances a shared counter non-atomically.
+        return DesignSampler(space, trials, seed, engine=name)
     raise ValueError(f"unknown sampler {name}")
