@@ -60,3 +60,90 @@ def test_bad_eval_input_is_one_line_and_exit_2(tiny_run, tmp_path, capsys):
     assert "no config.yaml" in capsys.readouterr().err
     assert main(["eval", str(tiny_run), "--metrics", "bleu"]) == 2
     assert "unknown metric" in capsys.readouterr().err
+
+
+def test_bad_input_leaves_an_existing_eval_json_byte_identical(tiny_run, tmp_path, capsys):
+    """Bad input fails before anything is written, with or without --force; eval.md alone is guarded too."""
+    eval_json, eval_md = tiny_run / "eval.json", tiny_run / "eval.md"
+    if not eval_json.exists():
+        assert main(["eval", str(tiny_run), "--max-new-tokens", "2", "--no-progress"]) == 0
+    before = eval_json.read_bytes(), eval_md.read_bytes()
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text('{"question": "q", "answer": "a"}\n')
+    capsys.readouterr()
+    assert main(["eval", str(tiny_run), "--data", str(wrong)]) == 2
+    assert main(["eval", str(tiny_run), "--data", str(wrong), "--force"]) == 2
+    assert (eval_json.read_bytes(), eval_md.read_bytes()) == before
+    # A folder with eval.md but no eval.json (deleted by hand): eval.md is not replaced without --force.
+    saved = eval_json.read_bytes()
+    eval_json.unlink()
+    capsys.readouterr()
+    try:
+        assert main(["eval", str(tiny_run), "--max-new-tokens", "2", "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{eval_md} exists" in err and "--force" in err and err.count("\n") == 0
+        assert eval_md.read_bytes() == before[1]
+    finally:
+        eval_json.write_bytes(saved)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [("--batch-size", "0", "--batch-size 0"), ("--max-examples", "-2", "--max-examples -2")],
+)
+def test_counts_must_be_positive(tiny_run, capsys, flag, value, expected):
+    assert main(["eval", str(tiny_run), flag, value, "--force", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and "positive" in err and err.count("\n") == 0
+
+
+def test_task_metrics_on_plain_text_are_refused(tiny_run, tmp_path, capsys):
+    text = tmp_path / "notes.jsonl"
+    text.write_text("".join(json.dumps({"text": f"plain sentence number {i}."}) + "\n" for i in range(6)))
+    for extra in (["--metrics", "exact,f1"], ["--labels", "yes,no"]):
+        assert main(["eval", str(tiny_run), "--data", str(text), "--force", *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and str(text) in err and "no reference answers" in err
+        assert "perplexity only" in err and "instruction format" in err
+    # Without named metrics plain text still gets its perplexity.
+    argv = ["eval", str(tiny_run), "--data", str(text), "--force", "--no-progress", "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["data_format"] == "text" and "scores" not in report["models"]["fine_tuned"]
+
+
+def test_lm_eval_missing_names_the_extra_before_any_model_loads(tiny_run, capsys, monkeypatch):
+    import sys
+
+    import thrifty.eval.runner as runner
+
+    monkeypatch.setitem(sys.modules, "lm_eval", None)  # `import lm_eval` now raises ImportError
+    monkeypatch.setattr(runner, "load_tuned", lambda run: pytest.fail("loaded the model first"))
+    assert main(["eval", str(tiny_run), "--lm-eval", "my_task", "--force", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "pip install 'thrifty[lm-eval]'" in err and err.count("\n") == 0
+
+
+def _in_unit_interval(value) -> bool:
+    return isinstance(value, int | float) and 0.0 <= value <= 1.0
+
+
+def test_labels_and_json_metric_end_to_end(tiny_run, tmp_path, capsys):
+    yes_no = tmp_path / "yes-no.jsonl"
+    rows = [
+        {"instruction": f"Is {n} even?", "input": "", "output": "yes" if n % 2 == 0 else "no"}
+        for n in range(6)
+    ]
+    yes_no.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    common = ["--data", str(yes_no), "--max-new-tokens", "3", "--force", "--no-progress", "--json"]
+    assert main(["eval", str(tiny_run), "--labels", "yes,no", *common]) == 0
+    report = json.loads(capsys.readouterr().out)
+    scores = report["models"]["fine_tuned"]["scores"]
+    assert report["labels"] == ["yes", "no"] and "accuracy" in report["metrics"]
+    assert _in_unit_interval(scores["accuracy"]) and _in_unit_interval(scores["off_label_rate"])
+    assert main(["eval", str(tiny_run), "--metrics", "json", *common]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["metrics"] == ["json"]
+    assert set(report["models"]["fine_tuned"]["scores"]) == {"json"}
+    assert _in_unit_interval(report["models"]["fine_tuned"]["scores"]["json"])
+    assert json.loads((tiny_run / "eval.json").read_text())["metrics"] == ["json"]

@@ -54,7 +54,8 @@ def run_eval(args: argparse.Namespace) -> int:
     labels = split_list(args.labels)
     options_kwargs = {
         "data": args.data,
-        "metrics": parse_metrics(args.metrics, labels),
+        # None keeps "the defaults" apart from metrics the user named (text data refuses those).
+        "metrics": parse_metrics(args.metrics, labels) if args.metrics or labels else None,
         "labels": labels,
         "compare_base": args.compare_base,
         "max_examples": args.max_examples,

@@ -7,6 +7,16 @@ from thrifty.errors import UserError
 from thrifty.inference.run_folder import RunFolder, base_model_path
 
 
+def check_installed() -> None:
+    """lm-eval is an optional extra: say which one before any model is loaded, not a traceback after."""
+    try:
+        import lm_eval  # noqa: F401
+    except ImportError:
+        raise UserError(
+            "--lm-eval needs lm-evaluation-harness, which is not installed: pip install 'thrifty[lm-eval]'"
+        ) from None
+
+
 def run_lm_eval(
     run: RunFolder,
     tasks: list[str],
@@ -17,6 +27,7 @@ def run_lm_eval(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """{"fine_tuned": {task: {metric: value}}, "base": ...}: the fine-tuned model through lm-eval's own
     loading (base + `peft` adapter, or the saved whole model), and the base too with `compare_base`."""
+    check_installed()
     manager = _task_manager(tasks, include)
     out = {"fine_tuned": _evaluate(run, manager, tasks, batch_size, limit, base=False)}
     if compare_base:

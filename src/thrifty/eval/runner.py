@@ -2,7 +2,7 @@
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ EVAL_MD = "eval.md"
 @dataclass
 class EvalOptions:
     data: str | None = None  # default: the run's own held-out examples
-    metrics: list[str] = field(default_factory=lambda: ["exact", "contains", "f1", "rougeL"])
+    # None: the default metrics, skipped without a word on text data; a list: asked for, so text data is an error
+    metrics: list[str] | None = None
     labels: list[str] | None = None
     compare_base: bool = False
     max_examples: int | None = None
@@ -46,11 +47,19 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
     from thrifty.eval.report import write_markdown
     from thrifty.io import write_json_atomic
 
+    check_options(options)
     run = open_run(run_path)
-    if (run.path / EVAL_JSON).exists() and not options.force:
-        raise UserError(f"{run.path / EVAL_JSON} exists; pass --force to replace it")
+    for name in (EVAL_JSON, EVAL_MD):
+        if (run.path / name).exists() and not options.force:
+            raise UserError(f"{run.path / name} exists; pass --force to replace it")
+    if options.lm_eval_tasks:
+        from thrifty.eval.harness import check_installed
+
+        check_installed()
     tokenizer = load_tokenizer_for(run)
     data = load_eval_set(run, options, tokenizer)
+    check_task_metrics(data, options)
+    options = replace(options, metrics=metric_names(options))
     print(f"eval: {len(data.examples)} examples from {data.source} ({data.format})", file=sys.stderr)
     tuned = load_tuned(run)
     models = {"fine_tuned": measure(tuned, tokenizer, data, options, "fine-tuned")}
@@ -77,6 +86,42 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
     write_markdown(report, run.path / EVAL_MD)
     write_json_atomic(run.path / EVAL_JSON, report)
     return report
+
+
+def check_options(options: EvalOptions) -> None:
+    """Counts that must be positive: a zero batch would crash deep in generation, a negative
+    --max-examples would silently drop examples from the end."""
+    counts = {
+        "--batch-size": options.batch_size,
+        "--max-examples": options.max_examples,
+        "--max-new-tokens": options.max_new_tokens,
+        "--lm-eval-limit": options.lm_eval_limit,
+    }
+    for flag, value in counts.items():
+        if value is not None and value < 1:
+            raise UserError(f"{flag} {value}: must be a positive whole number")
+    if options.shown_examples < 0:
+        raise UserError(f"--examples {options.shown_examples}: must be 0 or more")
+
+
+def metric_names(options: EvalOptions) -> list[str]:
+    """The metrics to score: the named ones (checked), else the defaults; accuracy joins when labels are set."""
+    from thrifty.eval.metrics import parse_metrics
+
+    return parse_metrics(",".join(options.metrics) if options.metrics else None, options.labels)
+
+
+def check_task_metrics(data: EvalSet, options: EvalOptions) -> None:
+    """Metrics asked for by name need reference answers; plain text has none, so it would silently get
+    perplexity only."""
+    if data.prompts or not (options.metrics or options.labels):
+        return
+    asked = ", ".join(metric_names(options))
+    raise UserError(
+        f"{data.source} has plain text only ({data.format} format), no reference answers to score "
+        f"{asked} against: evaluate perplexity only (no --metrics/--labels) or use an instruction format "
+        "(alpaca, chat, sharegpt, prompt_completion)"
+    )
 
 
 def _lm_eval(run: RunFolder, options: EvalOptions) -> dict[str, Any]:
@@ -118,7 +163,7 @@ def load_eval_set(run: RunFolder, options: EvalOptions, tokenizer) -> EvalSet:
         examples, fmt = load_examples(config.path, config)
         examples = split_examples(examples, config.val_fraction, run.config.train.seed)[1]
         source = f"{config.path} (held-out {config.val_fraction:g}, seed {run.config.train.seed})"
-    if options.max_examples:
+    if options.max_examples is not None:
         examples = examples[: options.max_examples]
     data = EvalSet(source, fmt, examples)
     data.rows, _ = encode_all(
