@@ -12,11 +12,14 @@ def best_params(sweep_dir: Path) -> dict:
     from thrifty.sweep.report import best_trials
     from thrifty.sweep.runner import open_plan_study
 
-    best = best_trials(open_plan_study(SweepPlan.load(sweep_dir)))
+    plan = SweepPlan.load(sweep_dir)
+    best = best_trials(open_plan_study(plan))
     if not best:
         raise UserError(f"{sweep_dir}: no trial has completed yet; run or resume the sweep first")
-    # Multi-objective: the Pareto member with the lowest first objective (quality first).
-    return min(best, key=lambda t: t.values[0]).params
+    # Multi-objective: the Pareto member best on the first objective (quality first), in its direction.
+    first = plan.sweep.objectives[0]
+    pick = max if plan.sweep.direction(first) == "maximize" else min
+    return pick(best, key=lambda t: t.values[0]).params
 
 
 def finalize(sweep_dir: Path, progress: bool = True, overwrite: bool = False):
