@@ -128,12 +128,14 @@ def test_interrupted_sweep_resumes_and_finalize_trains_the_best(sweep_file):
     assert f"rank: {best['rank']}" in final
 
 
-def test_repeated_values_reuse_the_finished_result(sweep_file):
+def test_repeated_values_reuse_the_finished_result(sweep_file, capsys):
     # 4 LHS strata over 2 choices: each rank comes up twice; the repeats train nothing.
     space = {"method.rank": {"choices": [2, 4]}}
-    path = sweep_file({"sampler": "lhs", "trials": 4, "space": space}, train={"max_steps": 2})
+    sweep = {"sampler": "lhs", "trials": 4, "space": space, "objectives": ["eval_loss", "cost_usd"]}
+    path = sweep_file({**sweep, "usd_per_hour": 2.0}, train={"max_steps": 2})
     out = path.parent / "twins"
-    assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 0
+    assert main(["sweep", str(path), "--output", str(out), "--no-progress", "--json"]) == 0
+    front = json.loads(capsys.readouterr().out)
     rows = rows_of(out)
     assert sorted(r["rank"] for r in rows) == [2, 2, 4, 4]
     trained = {r["trial_id"]: r for r in rows if r["duplicate_of"] is None}
@@ -142,8 +144,16 @@ def test_repeated_values_reuse_the_finished_result(sweep_file):
     for r in repeats:
         twin = trained[r["duplicate_of"]]
         assert r["rank"] == twin["rank"] and r["eval_loss"] == twin["eval_loss"]
-        assert r["steps"] == 0 and r["train_seconds"] == 0
+        assert r["steps"] == 0 and r["train_seconds"] == 0 and r["cost_usd"] == 0  # what it spent
     assert len(list((out / "trials").iterdir())) == 2  # no run folder for a repeat
+    # Its objective values are its twin's (a $0 repeat would dominate the twin), and the Pareto set
+    # lists only trials that trained.
+    import optuna
+
+    study = optuna.load_study(study_name="twins", storage=f"sqlite:///{out / 'study.db'}")
+    for r in repeats:
+        assert study.trials[r["trial_id"]].values == study.trials[r["duplicate_of"]].values
+    assert front and {b["trial"] for b in front} <= set(trained)
 
 
 def test_resuming_with_another_space_is_one_line_exit_2(sweep_file, capsys):

@@ -122,11 +122,10 @@ class Objective:
         spent = {"train_seconds": 0.0, "steps": 0, "tokens": 0, "cost_usd": 0.0}
         for key, value in {**twin.user_attrs, **spent, "duplicate_of": twin.number}.items():
             trial.set_user_attr(key, value)
-        values = dict(zip(self.settings.objectives, twin.values, strict=True))
-        # The reported cost of this trial is what it spent (nothing); its quality is the twin's.
-        values.update({k: spent[k] for k in values if k in spent})
-        result = [values[name] for name in self.settings.objectives]
-        return result[0] if len(result) == 1 else tuple(result)
+        # The objective values are the twin's, cost included: reporting the $0 / 0 s this repeat spent
+        # would make it dominate its own twin in a multi-objective sweep. What it spent stays in its
+        # user attrs (results row, dollar budget).
+        return twin.values[0] if len(twin.values) == 1 else tuple(twin.values)
 
     def task_metric(self, trial: optuna.Trial, run_dir: str | Path) -> float:
         """The trial's task metric, scored by `thrifty eval` on generated answers to held-out questions;

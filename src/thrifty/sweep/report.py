@@ -39,10 +39,27 @@ def trial_rows(study: optuna.Study, objectives: list[str]) -> list[dict[str, Any
 
 
 def best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """The best trial, or the Pareto set of a multi-objective study; none when nothing completed."""
-    if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
-        return []
-    return list(study.best_trials) if len(study.directions) > 1 else [study.best_trial]
+    """The best trial, or the Pareto set of a multi-objective study; none when nothing completed.
+
+    Only trials that trained count: a repeat (`duplicate_of`) has its original's values, so it would
+    be listed twice (and studies from before repeats reported their original's values held a $0 repeat
+    that dominated everything)."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    trained = [t for t in complete if "duplicate_of" not in t.user_attrs]
+    return pareto_front(trained, study.directions) if trained else []
+
+
+def pareto_front(trials: list, directions: list) -> list:
+    """Trials no other trial dominates (a single objective: the first best one)."""
+    signs = [-1 if d == optuna.study.StudyDirection.MAXIMIZE else 1 for d in directions]
+    keys = [tuple(s * v for s, v in zip(signs, t.values, strict=True)) for t in trials]
+    if len(directions) == 1:
+        return [trials[keys.index(min(keys))]]
+
+    def dominated(a: tuple) -> bool:
+        return any(b != a and all(x <= y for x, y in zip(b, a, strict=True)) for b in keys)
+
+    return [t for t, key in zip(trials, keys, strict=True) if not dominated(key)]
 
 
 def importances(study: optuna.Study) -> dict[str, float]:
