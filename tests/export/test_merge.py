@@ -88,3 +88,23 @@ def test_int8_export_reports_size_and_perplexity_delta(tiny_model_wide, faq, tmp
     reloaded = AutoModelForCausalLM.from_pretrained(folder)
     assert any("Linear8bitLt" in type(m).__name__ for m in reloaded.modules())
     assert "perplexity" in (folder / "README.md").read_text()
+    assert report["reference_dtype"] == "fp32"
+    # Against a bf16 merge: the terminal gets the size and the perplexity delta, labelled bf16, not fp32.
+    out = tmp_path / "bf16"
+    assert main(["export", str(run), "--merge", "--dtype", "bf16", "--int8", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out / 'int8'}" in printed
+    assert "MB merged bf16 (" in printed and "(bf16) ->" in printed and "delta " in printed
+    card = (out / "int8" / "README.md").read_text()
+    assert "MB merged bf16" in card and "(bf16) ->" in card and "merged fp32" not in card
+
+
+@pytest.mark.parametrize("method", ["dora", "ia3"])
+def test_gguf_adapter_refuses_adapters_llama_cpp_cannot_apply(method, tiny_model, faq, tmp_path, capsys):
+    run = train_tiny_run(tiny_model, faq, tmp_path / method, method)
+    capsys.readouterr()
+    assert main(["export", str(run), "--gguf-adapter"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "plain LoRA adapters only" in err
+    assert ("DoRA" if method == "dora" else "IA3") in err and "--gguf" in err
+    assert not (run / "export").exists()
