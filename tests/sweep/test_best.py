@@ -66,3 +66,10 @@ def test_a_repeat_is_no_separate_pareto_member(tmp_path):
     add(study, 4, [2.5, 0.05], duplicate_of=1)  # what a repeat reports now: its twin's values
     add(study, 2, [3.0, 0.0], duplicate_of=0)  # and what it reported before: its own $0
     assert sorted(t.number for t in best_trials(study)) == [0, 1]
+
+
+def test_the_design_size_is_fixed_when_the_study_is_created(tmp_path):
+    plan = plan_in(tmp_path, sampler="lhs")
+    assert open_plan_study(plan).user_attrs["design_size"] == 4
+    plan.trials = 2  # a resume with fewer (or, for sobol, more) trials keeps the design
+    assert open_plan_study(plan).sampler._n == 4

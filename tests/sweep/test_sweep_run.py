@@ -111,14 +111,22 @@ def test_unreachable_storage_is_one_line_exit_2(sweep_file, capsys):
     assert len(err) == 1 and err[0].startswith("error: cannot open sweep storage") and "secret" not in err[0]
 
 
-def test_interrupted_sweep_resumes_and_finalize_trains_the_best(sweep_file):
+def test_interrupted_sweep_resumes_and_finalize_trains_the_best(sweep_file, capsys):
     path = sweep_file({"sampler": "lhs", "trials": 3, "space": SPACE, "search_fraction": 0.5})
     out = path.parent / "resume"
-    assert main(["sweep", str(path), "--output", str(out), "--trials", "2", "--no-progress"]) == 0
-    assert len(rows_of(out)) == 2
-    assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 0  # trials: 3 from the file
+    # Stopped by the minutes budget after its first trial, as an interruption would stop it.
+    args = ["--output", str(out), "--no-progress"]
+    assert main(["sweep", str(path), *args, "--budget-minutes", "0.001"]) == 0
+    assert len(rows_of(out)) == 1
+    assert main(["sweep", str(path), *args]) == 0  # trials: 3 from the file
     rows = rows_of(out)
     assert sorted(r["trial_id"] for r in rows) == [0, 1, 2]
+    # The LHS design has 3 points (one per stratum): more trials are refused, nothing changes.
+    capsys.readouterr()
+    assert main(["sweep", str(path), *args, "--trials", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--trials 3 or fewer" in err[0] and "--output" in err[0]
+    assert json.loads((out / "sweep.json").read_text())["trials"] == 3
     assert main(["sweep", "report", str(out), "--json"]) == 0
     assert main(["sweep", "finalize", str(out), "--no-progress", "--json"]) == 0
     summary = json.loads((out / "final" / "summary.json").read_text())

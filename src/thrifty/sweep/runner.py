@@ -13,9 +13,12 @@ from thrifty.errors import UserError
 from thrifty.sweep.objective import Objective, SweepPlan, results_callback, sync_results
 from thrifty.sweep.settings import SweepSettings, parse_settings, read_sweep_file
 from thrifty.sweep.space import check_endpoints, grid_configs, parse_space
-from thrifty.sweep.storage import default_url, load_study
+from thrifty.sweep.storage import default_url, load_study, open_storage, study_user_attrs
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+# Study user attr: the points of the lhs/sobol design, fixed when the study is created (the first
+# --trials), since a resumed sweep may ask for another number of trials.
+DESIGN_SIZE = "design_size"
 
 
 def prepare(path: Path, overrides: dict[str, Any], output: str | None) -> SweepPlan:
@@ -32,7 +35,7 @@ def prepare(path: Path, overrides: dict[str, Any], output: str | None) -> SweepP
         raise UserError(f"{path}: objective cost_usd needs sweep.gpu or sweep.usd_per_hour to price trials")
     trials = count_trials(settings, space)
     sweep_dir = Path(output or Path("runs") / f"sweep-{settings.domain}")
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    url, study_name = open_sweep_dir(settings, sweep_dir, trials)
     trial_base = full.model_dump(mode="json")
     examples = None
     if settings.search_fraction < 1:
@@ -56,8 +59,8 @@ def prepare(path: Path, overrides: dict[str, Any], output: str | None) -> SweepP
         full=full.model_dump(mode="json"),
         space=settings.space,
         settings=settings.model_dump(mode="json"),
-        study_name=settings.study_name or sweep_dir.resolve().name,
-        storage=settings.storage or default_url(sweep_dir),
+        study_name=study_name,
+        storage=url,
         trials=trials,
         features=data_features(full),
     )
@@ -83,6 +86,31 @@ def check_same_search(sweep_dir: Path, plan: SweepPlan) -> None:
         raise UserError(
             f"{sweep_dir} holds a sweep with another {', '.join(changed)}; its trials would not compare "
             "with the new ones: pass a new --output, or put the old values back to resume it"
+        )
+
+
+def open_sweep_dir(settings: SweepSettings, sweep_dir: Path, trials: int) -> tuple[str, str]:
+    """(storage URL, study name) once the storage answers and a resumed design fits `trials`."""
+    url, study_name = (
+        settings.storage or default_url(sweep_dir),
+        settings.study_name or sweep_dir.resolve().name,
+    )
+    # A server URL is tried before any data is read or written: an unreachable one is one line.
+    storage = open_storage(url) if settings.storage else None
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    check_design_size(storage or open_storage(url), study_name, settings.sampler, trials)
+    return url, study_name
+
+
+def check_design_size(storage, study_name: str, sampler: str, trials: int) -> None:
+    """An LHS design cannot grow: more trials than it has would leave strata with two or none (a
+    Sobol sequence simply continues)."""
+    size = (study_user_attrs(storage, study_name) or {}).get(DESIGN_SIZE)
+    if sampler == "lhs" and size is not None and trials > size:
+        raise UserError(
+            f"study {study_name!r} has a Latin hypercube design of {size} trials, which cannot grow to "
+            f"{trials}: resume with --trials {size} or fewer, or start a new sweep with --output NEW_DIR "
+            "(sampler sobol can be extended)"
         )
 
 
@@ -114,9 +142,14 @@ def open_plan_study(plan: SweepPlan, worker: int = 0) -> optuna.Study:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what happens
     settings = plan.sweep
-    sampler = make_sampler(settings.sampler, parse_space(plan.space), plan.trials, settings.seed, worker)
+    storage = open_storage(plan.storage)
+    size = (study_user_attrs(storage, plan.study_name) or {}).get(DESIGN_SIZE, plan.trials)
+    sampler = make_sampler(settings.sampler, parse_space(plan.space), size, settings.seed, worker)
     directions = [settings.direction(name) for name in settings.objectives]
-    return load_study(plan.storage, plan.study_name, directions, sampler, make_pruner(settings.pruner))
+    study = load_study(storage, plan.study_name, directions, sampler, make_pruner(settings.pruner))
+    if DESIGN_SIZE not in study.user_attrs:
+        study.set_user_attr(DESIGN_SIZE, size)
+    return study
 
 
 def enqueue_first(plan: SweepPlan, study: optuna.Study, suggestions: list[dict[str, Any]]) -> int:

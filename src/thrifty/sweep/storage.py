@@ -13,6 +13,10 @@ from thrifty.errors import UserError
 HEARTBEAT_SECONDS = 10  # a running trial writes a heartbeat this often
 GRACE_SECONDS = 60  # after this long without one, its worker is taken for dead
 MAX_RETRY = 2
+# A blackholed server host otherwise hangs each connect for the OS's TCP timeout (minutes).
+CONNECT_TIMEOUT_SECONDS = 10
+TIMEOUT_ARG = {"psycopg2": "connect_timeout", "psycopg": "connect_timeout", "pg8000": "timeout"}
+TIMEOUT_ARG |= {"pymysql": "connect_timeout", "mysqldb": "connect_timeout"}
 
 
 def default_url(sweep_dir: Path) -> str:
@@ -33,13 +37,33 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
                     max_retry=MAX_RETRY
                 ),
-                engine_kwargs={"pool_pre_ping": True},
+                engine_kwargs=engine_kwargs(url),
             )
     except Exception as exc:  # sqlalchemy raises many types (OperationalError, ArgumentError, import errors)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
             f"cannot open sweep storage {redact(url)}: {reason}; check the URL, the server and credentials"
         ) from None
+
+
+def engine_kwargs(url: str) -> dict:
+    """SQLAlchemy engine options: a connect timeout for the network drivers that take one."""
+    from sqlalchemy.engine import make_url
+
+    kwargs: dict = {"pool_pre_ping": True}
+    arg = TIMEOUT_ARG.get(make_url(url).get_driver_name())
+    if arg:
+        kwargs["connect_args"] = {arg: CONNECT_TIMEOUT_SECONDS}
+    return kwargs
+
+
+def study_user_attrs(storage: optuna.storages.BaseStorage, name: str) -> dict | None:
+    """The user attrs of study `name`, or None when the storage has no such study yet."""
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return None
+    return storage.get_study_user_attrs(study_id)
 
 
 def redact(url: str) -> str:
@@ -52,9 +76,11 @@ def redact(url: str) -> str:
         return url.split("@")[-1]
 
 
-def load_study(url: str, name: str, directions: list[str], sampler, pruner) -> optuna.Study:
+def load_study(
+    url: str | optuna.storages.BaseStorage, name: str, directions: list[str], sampler, pruner
+) -> optuna.Study:
     """Create the study, or load it when it exists (an interrupted sweep resumes where it was)."""
-    storage = open_storage(url)
+    storage = open_storage(url) if isinstance(url, str) else url
     try:
         return optuna.create_study(
             study_name=name,
@@ -65,4 +91,4 @@ def load_study(url: str, name: str, directions: list[str], sampler, pruner) -> o
             load_if_exists=True,
         )
     except ValueError as exc:  # e.g. an existing study with other directions
-        raise UserError(f"study {name!r} in {redact(url)}: {exc}") from None
+        raise UserError(f"study {name!r} in {redact(str(storage.url))}: {exc}") from None
