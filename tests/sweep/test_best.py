@@ -6,7 +6,7 @@ from optuna.distributions import CategoricalDistribution
 from thrifty.sweep.finalize import best_params
 from thrifty.sweep.objective import SweepPlan
 from thrifty.sweep.report import best_trials
-from thrifty.sweep.runner import open_plan_study
+from thrifty.sweep.runner import enqueue_first, open_plan_study
 from thrifty.sweep.settings import SweepSettings
 from thrifty.sweep.storage import default_url
 
@@ -73,3 +73,14 @@ def test_the_design_size_is_fixed_when_the_study_is_created(tmp_path):
     assert open_plan_study(plan).user_attrs["design_size"] == 4
     plan.trials = 2  # a resume with fewer (or, for sobol, more) trials keeps the design
     assert open_plan_study(plan).sampler._n == 4
+
+
+def test_a_failed_grid_point_is_queued_again_on_resume(tmp_path):
+    study = open_plan_study(plan_in(tmp_path, sampler="grid"))
+    for rank in (2, 4, 8):
+        add(study, rank, [3.0])
+    add(study, 16, state=optuna.trial.TrialState.FAIL, error="OutOfMemoryError: ...")
+    assert enqueue_first(SweepPlan.load(tmp_path), study, []) == 1
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert [t.system_attrs["fixed_params"] for t in waiting] == [{"method.rank": 16}]
+    assert enqueue_first(SweepPlan.load(tmp_path), study, []) == 0  # queued once

@@ -153,18 +153,20 @@ def open_plan_study(plan: SweepPlan, worker: int = 0) -> optuna.Study:
 
 
 def enqueue_first(plan: SweepPlan, study: optuna.Study, suggestions: list[dict[str, Any]]) -> int:
-    """Queue the grid points (grid) and warm-start configs that the study has not seen yet."""
+    """Queue the grid points (grid) and warm-start configs that the study has not seen yet.
+
+    A failed trial's values count as unseen (unless a retry of them is queued or ran), so a resumed
+    grid sweep tries a failed point again; Optuna's skip_if_exists would count it as seen."""
     from thrifty.sweep.space import encode_choice
 
     queued = grid_configs(parse_space(plan.space)) if plan.sweep.sampler == "grid" else []
-    seen = [t.params for t in study.get_trials(deepcopy=False)] + [
-        t.system_attrs.get("fixed_params", {}) for t in study.get_trials(deepcopy=False)
-    ]
+    tried = [t for t in study.get_trials(deepcopy=False) if t.state != optuna.trial.TrialState.FAIL]
+    seen = [t.params for t in tried] + [t.system_attrs.get("fixed_params", {}) for t in tried]
     added = 0
     for params in suggestions + queued:
         params = {k: encode_choice(v) for k, v in params.items()}
         if params not in seen:
-            study.enqueue_trial(params, skip_if_exists=True)
+            study.enqueue_trial(params)
             seen.append(params)
             added += 1
     return added
