@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from thrifty.cli import main
 from thrifty.sweep.results import ResultRow, read_rows
@@ -270,3 +271,30 @@ def test_task_metric_on_plain_text_is_one_line_exit_2(sweep_file, capsys):
     assert main(["sweep", str(path), "--output", str(path.parent / "text"), "--no-progress"]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
     assert len(err) == 1 and "plain text only" in err[0]
+
+
+def test_a_workers_user_error_is_one_line_and_the_sweep_exits_2(sweep_file, capfd):
+    # Plain-text data with a task metric: the worker's trial trains, then stops on a user error.
+    path = sweep_file(
+        {"sampler": "random", "trials": 1, "workers": 2, "space": SPACE, "metric": "f1"},
+        train={"max_steps": 1},
+    )
+    text = path.parent / "text.jsonl"
+    text.write_text("".join(json.dumps({"text": f"plain sentence number {i}."}) + "\n" for i in range(40)))
+    config = yaml.safe_load(path.read_text())
+    config["data"]["path"] = str(text)
+    path.write_text(yaml.safe_dump(config))
+    capfd.readouterr()
+    assert main(["sweep", str(path), "--output", str(path.parent / "w"), "--no-progress"]) == 2
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "plain text only" in errors[0]
+
+
+def test_the_sweep_exit_status_follows_its_workers():
+    from thrifty.sweep.runner import workers_exit
+
+    assert workers_exit([0, 0]) == 0
+    assert workers_exit([2, 75]) == 75 and workers_exit([0, 2]) == 2
+    assert workers_exit([1, 0]) == 1 and workers_exit([-9, 0]) == 1

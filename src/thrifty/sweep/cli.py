@@ -65,7 +65,7 @@ def sweep(path: Path, args: argparse.Namespace) -> int:
 
     quiet_libraries()
     from thrifty.sweep.report import best_rows, write_report
-    from thrifty.sweep.runner import prepare, run_sweep
+    from thrifty.sweep.runner import WorkersFailed, prepare, run_sweep
 
     overrides = {flag: getattr(args, flag) for flag in SWEEP_FLAGS}
     if args.results:
@@ -77,6 +77,8 @@ def sweep(path: Path, args: argparse.Namespace) -> int:
     except Preempted as exc:
         print(f"preempted: {exc}; rerun the same command to resume the sweep", file=sys.stderr)
         return EXIT_PREEMPTED
+    except WorkersFailed as exc:  # each worker has printed its own line
+        return exc.code
     summary = write_report(Path(plan.sweep_dir), study)
     print(json.dumps(best_rows(summary), indent=2) if args.json else summary["text"])
     return 0

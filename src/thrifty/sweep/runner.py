@@ -1,5 +1,6 @@
 """`thrifty sweep FILE`: prepare the plan once, then run trials in this process or N local workers."""
 
+import logging
 import math
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from typing import Any
 
 import optuna
 
-from thrifty.errors import UserError
+from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR, UserError
 from thrifty.sweep.objective import Objective, SweepPlan, results_callback, sync_results
 from thrifty.sweep.settings import SweepSettings, parse_settings, read_sweep_file
 from thrifty.sweep.space import check_endpoints, grid_configs, parse_space
@@ -19,6 +20,14 @@ FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 # Study user attr: the points of the lhs/sobol design, fixed when the study is created (the first
 # --trials), since a resumed sweep may ask for another number of trials.
 DESIGN_SIZE = "design_size"
+
+
+class WorkersFailed(Exception):
+    """A worker process ended badly and has said why; `code` is the exit status the sweep ends with."""
+
+    def __init__(self, code: int):
+        super().__init__(f"a sweep worker failed (exit {code})")
+        self.code = code
 
 
 def prepare(path: Path, overrides: dict[str, Any], output: str | None) -> SweepPlan:
@@ -195,6 +204,9 @@ def run_trials(plan: SweepPlan, n_trials: int, timeout: float | None, worker: in
 
     quiet_libraries()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna warns of each failed trial, with the traceback of an error that stops the sweep; the
+    # objective already says why a trial failed, and a user error or preemption is told in one line.
+    logging.getLogger("optuna.study._optimize").setLevel(logging.ERROR)
     study = open_plan_study(plan, worker)
     study.optimize(
         Objective(plan),
@@ -215,16 +227,28 @@ def run_sweep(plan: SweepPlan, suggestions: list[dict[str, Any]], progress: bool
     if done:
         print(f"sweep: resuming {plan.study_name}: {done} of {plan.trials} trials finished", file=sys.stderr)
     timeout = settings.budget_minutes * 60 if settings.budget_minutes else None
+    code = 0
     if remaining and settings.workers == 1:
         run_trials(plan, remaining, timeout, 0, progress)
     elif remaining:
-        run_workers(plan, remaining, settings.workers, timeout)
+        code = run_workers(plan, remaining, settings.workers, timeout)
     sync_results(plan, study)
     print(f"sweep: {time.monotonic() - started:.0f} s", file=sys.stderr)
+    if code:
+        raise WorkersFailed(code)
     return study
 
 
-def run_workers(plan: SweepPlan, remaining: int, workers: int, timeout: float | None) -> None:
+def workers_exit(codes: list[int]) -> int:
+    """The sweep's exit status from its workers': preempted (75: rerun to resume) wins over a user
+    error (2), which wins over a crash (1; a worker killed by a signal has a negative code)."""
+    for code in (EXIT_PREEMPTED, EXIT_USER_ERROR):
+        if code in codes:
+            return code
+    return 1 if any(codes) else 0
+
+
+def run_workers(plan: SweepPlan, remaining: int, workers: int, timeout: float | None) -> int:
     """N local processes on the shared storage, each with an even share of the remaining trials."""
     shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
     import os
@@ -245,4 +269,8 @@ def run_workers(plan: SweepPlan, remaining: int, workers: int, timeout: float | 
         procs.append(subprocess.Popen(command, env=env))
     codes = [p.wait() for p in procs]
     if any(codes):
-        print(f"sweep: worker exit codes {codes}; rerun the same command to resume", file=sys.stderr)
+        print(
+            f"sweep: worker exit codes {codes}; rerun the same command to resume (after fixing an error)",
+            file=sys.stderr,
+        )
+    return workers_exit(codes)

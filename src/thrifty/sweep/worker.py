@@ -3,14 +3,24 @@
 import sys
 from pathlib import Path
 
+from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR, Preempted, UserError
 from thrifty.sweep.objective import SweepPlan
 from thrifty.sweep.runner import run_trials
 
 
 def main(argv: list[str]) -> int:
-    plan = SweepPlan.load(Path(argv[0]))
-    timeout = float(argv[3]) if len(argv) > 3 else None
-    run_trials(plan, int(argv[1]), timeout, int(argv[2]), progress=False)
+    """Exit 0, 2 after a user error or 75 after a preemption, each told in one line as `thrifty` does
+    (the parent sweep's exit status follows its workers')."""
+    try:
+        plan = SweepPlan.load(Path(argv[0]))
+        timeout = float(argv[3]) if len(argv) > 3 else None
+        run_trials(plan, int(argv[1]), timeout, int(argv[2]), progress=False)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Preempted as exc:
+        print(f"preempted: {exc}; rerun the same command to resume the sweep", file=sys.stderr)
+        return EXIT_PREEMPTED
     return 0
 
 
