@@ -23,3 +23,13 @@ def test_dead_workers_trial_is_retried(tmp_path, monkeypatch):
     # Reopening the same URL resumes the same study (load_if_exists).
     again = storage.load_study(url, "s", ["minimize"], optuna.samplers.RandomSampler(seed=0), None)
     assert len(again.get_trials()) == 2
+
+
+def test_server_urls_get_a_connect_timeout():
+    # Without one, a blackholed host hangs each connect for the OS's TCP timeout (minutes).
+    for url in ("postgresql://u@db.example/x", "postgresql+psycopg2://u@h/x", "mysql+pymysql://u@h/x"):
+        assert storage.engine_kwargs(url)["connect_args"] == {
+            "connect_timeout": storage.CONNECT_TIMEOUT_SECONDS
+        }
+    assert storage.engine_kwargs("postgresql+pg8000://u@h/x")["connect_args"] == {"timeout": 10}
+    assert "connect_args" not in storage.engine_kwargs("sqlite:///x.db")

@@ -112,6 +112,27 @@ def test_unreachable_storage_is_one_line_exit_2(sweep_file, capsys):
     assert len(err) == 1 and err[0].startswith("error: cannot open sweep storage") and "secret" not in err[0]
 
 
+@pytest.mark.parametrize(
+    "space, storage, needles",
+    [
+        ({}, None, ["sweep.space is empty"]),
+        ({"train.learning_rate": {"low": 1e-2, "high": 1e-4}}, None, ["must be below"]),
+        ({"train.nope": {"choices": [1, 2]}}, None, ["'train.nope'", "valid fields: ", "method.rank"]),
+        (SPACE, "postgresql://u@127.0.0.1:1/db", ["cannot open sweep storage"]),
+    ],
+    ids=["empty-space", "low-above-high", "unknown-field", "unreachable-storage"],
+)
+def test_bad_input_is_one_stderr_line_exit_2_before_any_work(sweep_file, capfd, space, storage, needles):
+    path = sweep_file({"sampler": "random", "trials": 1, "space": space, "search_fraction": 0.5})
+    out = path.parent / "bad"
+    argv = ["sweep", str(path), "--output", str(out), "--no-progress"]
+    capfd.readouterr()
+    assert main(argv + (["--storage", storage] if storage else [])) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and all(n in err[0] for n in needles)
+    assert not out.exists()  # nothing was written: no data subset, no sweep.json
+
+
 def test_interrupted_sweep_resumes_and_finalize_trains_the_best(sweep_file, capsys):
     path = sweep_file({"sampler": "lhs", "trials": 3, "space": SPACE, "search_fraction": 0.5})
     out = path.parent / "resume"
