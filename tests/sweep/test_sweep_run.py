@@ -227,7 +227,7 @@ def test_multi_objective_reports_the_pareto_set(sweep_file, capsys):
     assert "Pareto set" in (out / "report.md").read_text() and (out / "pareto.png").is_file()
 
 
-def test_dollar_budget_stops_the_sweep(sweep_file):
+def test_dollar_budget_stops_the_sweep(sweep_file, capsys):
     # At $3,600,000/h a trial of ~1 s costs ~$1,000: the $1 budget is spent after the first trial.
     path = sweep_file({"sampler": "random", "trials": 4, "space": SPACE}, train={"max_steps": 2})
     out = path.parent / "budget"
@@ -235,6 +235,10 @@ def test_dollar_budget_stops_the_sweep(sweep_file):
     assert main(["sweep", str(path), "--output", str(out), *args]) == 0
     rows = rows_of(out)
     assert len(rows) == 1 and rows[0]["cost_usd"] > 1
+    # Resumed with the budget already spent: no new trial starts.
+    capsys.readouterr()
+    assert main(["sweep", str(path), "--output", str(out), *args]) == 0
+    assert len(rows_of(out)) == 1 and "already spent" in capsys.readouterr().err
 
 
 def test_minutes_budget_stops_starting_trials(sweep_file):

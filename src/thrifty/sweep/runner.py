@@ -187,7 +187,7 @@ def budget_callbacks(plan: SweepPlan) -> list:
     if settings.budget_dollars:
 
         def dollars(study: optuna.Study, _trial) -> None:
-            spent = sum(t.user_attrs.get("cost_usd") or 0.0 for t in study.get_trials(deepcopy=False))
+            spent = spent_dollars(study)
             if spent >= settings.budget_dollars:
                 print(
                     f"sweep: ${spent:.4f} spent, budget ${settings.budget_dollars} reached", file=sys.stderr
@@ -196,6 +196,27 @@ def budget_callbacks(plan: SweepPlan) -> list:
 
         callbacks.append(dollars)
     return callbacks
+
+
+def spent_dollars(study: optuna.Study) -> float:
+    """The trials' summed cost_usd, as results.jsonl has it (a repeat spent nothing)."""
+    return sum(t.user_attrs.get("cost_usd") or 0.0 for t in study.get_trials(deepcopy=False))
+
+
+def trials_to_run(plan: SweepPlan, study: optuna.Study) -> int:
+    """Trials still to start: the rest of plan.trials, none once a resumed sweep's dollars are spent."""
+    done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
+    if done:
+        print(f"sweep: resuming {plan.study_name}: {done} of {plan.trials} trials finished", file=sys.stderr)
+    budget = plan.sweep.budget_dollars
+    if budget and spent_dollars(study) >= budget:
+        print(
+            f"sweep: ${spent_dollars(study):.4f} already spent, budget ${budget} reached; no new trial "
+            "(raise --budget-dollars to go on)",
+            file=sys.stderr,
+        )
+        return 0
+    return max(0, plan.trials - done)
 
 
 def run_trials(plan: SweepPlan, n_trials: int, timeout: float | None, worker: int, progress: bool) -> None:
@@ -222,10 +243,7 @@ def run_sweep(plan: SweepPlan, suggestions: list[dict[str, Any]], progress: bool
     started = time.monotonic()
     study = open_plan_study(plan)
     enqueue_first(plan, study, suggestions)
-    done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
-    remaining = max(0, plan.trials - done)
-    if done:
-        print(f"sweep: resuming {plan.study_name}: {done} of {plan.trials} trials finished", file=sys.stderr)
+    remaining = trials_to_run(plan, study)
     timeout = settings.budget_minutes * 60 if settings.budget_minutes else None
     code = 0
     if remaining and settings.workers == 1:
