@@ -89,7 +89,7 @@ def postgres_url():
         **run,
     )
     try:
-        yield f"postgresql+psycopg2://thrifty@127.0.0.1:{port}/postgres"
+        yield f"postgresql://thrifty@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
             [*user, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True
