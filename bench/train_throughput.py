@@ -11,12 +11,23 @@ HF's sampler gives all three the same batches, hence the same real tokens), thre
 
 All three learn the answer tokens only (the baseline masks the prompt as the other two do), so the
 held-out loss (the same 50 questions, computed here the same way for each) compares what was learned.
-Each way runs in its own process (clean peak RSS), in the order a,b,c then c,b,a for further rounds,
-so that the load of a shared machine falls on all three alike. Prints per way: real tokens/s, padding
-share, peak RSS, achieved model FLOP/s, MFU against the fp32 and bf16 GEMM peaks measured in this run,
-held-out loss; then the ratios, exactly, on the last two lines.
+Each way runs in its own process (a clean memory peak), in the order a,b,c then c,b,a for further
+rounds, so that the load of a shared machine falls on all three alike.
+
+All three run on one device (--device: auto = CUDA when torch sees a GPU) in one precision, the one
+thrifty's `train.precision: auto` picks there (bf16 on CUDA, fp32 on CPU), set explicitly for all three
+(TRL's SFTConfig otherwise defaults to bf16 even on a CPU). With --model-config NAME the model is a
+planner-catalog architecture (e.g. qwen2.5-0.5b) built from its config with seeded random weights (no
+download), saved once with the bundled SmolLM2 tokenizer, and loaded by all three from that folder.
+
+Prints per way: real tokens/s, the padding share of the batches the training loop was fed (counted in
+each way's collator), the micro-batch it ran with, peak memory (CUDA max_memory_allocated on CUDA,
+peak RSS on CPU), achieved model FLOP/s, MFU against the fp32 and bf16 GEMM peaks measured on the same
+device in this run, held-out loss; thrifty's own notes (what it chose) on stderr; then the ratios,
+exactly, on the last two lines.
 
 Usage: python bench/train_throughput.py [--quick] [--examples N] [--rounds R] [--json FILE]
+                                        [--model-config NAME] [--device auto|cpu|cuda]
 """
 
 import argparse
@@ -35,15 +46,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 DATA = "pkg:zaragoza_construction_faq/data/faq-en-alpaca.jsonl"
 MAX_SEQ_LEN, BATCH, LR, SEED = 256, 8, 1e-3, 42
 WAYS = ("baseline", "trl", "thrifty")
+DEFAULT_MODEL = "smollm2-135m"  # bundled pretrained model; also the tokenizer of --model-config builds
+# Square GEMM sizes for the CUDA peak: large enough to fill an H100/H200 (8192^3 bf16 ~ 2 ms there).
+CUDA_GEMM_SIZES = (2048, 4096, 8192)
 
 
-def thrifty_config(examples: int, out: str):
+def thrifty_config(examples: int, out: str, model: str, precision: str):
     from thrifty.config import load_config
     from thrifty.demo import DEMO_CONFIG
 
     return load_config(
         DEMO_CONFIG,
         [
+            f"model.name={model}",
             f"data.path={DATA}",
             f"data.max_seq_len={MAX_SEQ_LEN}",
             f"data.max_examples={examples}",
@@ -52,6 +67,7 @@ def thrifty_config(examples: int, out: str):
             f"train.micro_batch_size={BATCH}",
             f"train.learning_rate={LR}",
             f"train.seed={SEED}",
+            f"train.precision={precision}",
             f"output.dir={out}",
         ],
     )
@@ -64,6 +80,36 @@ def split(config):
     examples, _ = load_examples(config.data.path, config.data)
     train, held = split_examples(examples, config.data.val_fraction, config.train.seed)
     return train[: config.data.max_examples], held
+
+
+def build_random_model(name: str, dest: Path) -> str:
+    """The catalog architecture `name` with seeded random weights and the bundled SmolLM2 tokenizer,
+    saved once so that all three ways load the same weights through from_pretrained (no download)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from thrifty.models.registry import resolve_model
+    from thrifty.plan.architecture import resolve_config
+    from thrifty.plan.catalog import find_model
+
+    entry = find_model(name)  # a catalog name only: a hub id here would mean a download
+    config = resolve_config(entry["key"])
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL))
+    # The catalog's vocabulary is kept (the head's FLOPs and memory are the real model's) unless it is
+    # smaller than SmolLM2's 49,152 ids, which must all have an embedding row.
+    config.vocab_size = max(config.vocab_size, len(tokenizer))
+    config.bos_token_id, config.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
+    config.pad_token_id = tokenizer.pad_token_id
+    torch.manual_seed(SEED)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+    params = sum(p.numel() for p in model.parameters())
+    print(
+        f"built {entry['key']} ({config.model_type}, {params / 1e6:.0f}M parameters) in {dest}",
+        file=sys.stderr,
+    )
+    return str(dest)
 
 
 def peft_model(path: str, config):
@@ -84,7 +130,7 @@ def peft_model(path: str, config):
     return get_peft_model(base, lora)
 
 
-def hf_args(out: str, **extra):
+def hf_args(out: str, device: str, precision: str, **extra):
     common = dict(
         output_dir=out,
         num_train_epochs=1,
@@ -98,12 +144,62 @@ def hf_args(out: str, **extra):
         report_to="none",
         logging_steps=1000,
         disable_tqdm=True,
-        use_cpu=True,
+        use_cpu=device == "cpu",
+        # Set for both Trainers: TRL's SFTConfig defaults bf16=True, on CPUs too.
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
     )
     return {**common, **extra}
 
 
-def run_baseline(path, tokenizer, config, train, out):
+class FedCounter:
+    """What the training loop was fed, counted inside each way's collator while training (not while
+    evaluating): real tokens, positions the model computes (input_ids.numel()), examples, micro-batches."""
+
+    def __init__(self):
+        self.active = False
+        self.real = self.computed = self.examples = self.batches = 0
+
+    def wrap(self, collate):
+        def counted(features):
+            batch = collate(features)
+            if self.active:
+                self.add(features, batch)
+            return batch
+
+        return counted
+
+    def add(self, features, batch) -> None:
+        self.batches += 1
+        self.examples += len(features)
+        # A feature's real tokens: its attention mask where it has one (the baseline's are pre-padded).
+        self.real += sum(sum(f.get("attention_mask") or [1] * len(f["input_ids"])) for f in features)
+        self.computed += int(batch["input_ids"].numel())
+
+    def summary(self) -> dict:
+        return {
+            "real_tokens": self.real,
+            "padding_share": 1.0 - self.real / max(self.computed, 1),
+            "micro_batches": self.batches,
+            "examples_per_micro_batch": self.examples / max(self.batches, 1),
+        }
+
+
+def training_only(counter: FedCounter):
+    """A callback that counts from the start of training to its end (not the evaluations around it)."""
+    from transformers import TrainerCallback
+
+    class Toggle(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            counter.active = True
+
+        def on_train_end(self, args, state, control, **kwargs):
+            counter.active = False
+
+    return Toggle()
+
+
+def run_baseline(path, tokenizer, config, train, out, device, precision, counter):
     """Trainer + peft with every example padded to max_length by the tokenizer."""
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments, default_data_collator
@@ -125,18 +221,17 @@ def run_baseline(path, tokenizer, config, train, out):
     model = peft_model(path, config)
     trainer = Trainer(
         model=model,
-        args=TrainingArguments(**hf_args(out)),
+        args=TrainingArguments(**hf_args(out, device, precision)),
         train_dataset=Dataset.from_list(rows),
-        data_collator=default_data_collator,
+        data_collator=counter.wrap(default_data_collator),
+        callbacks=[training_only(counter)],
     )
     start = time.perf_counter()
     trainer.train()
-    seconds = time.perf_counter() - start
-    real = sum(sum(r["attention_mask"]) for r in rows)
-    return model, seconds, real, 1.0 - real / (len(rows) * MAX_SEQ_LEN)
+    return model, time.perf_counter() - start, {"micro_batch_size": trainer.args.per_device_train_batch_size}
 
 
-def run_trl(path, tokenizer, config, train, out):
+def run_trl(path, tokenizer, config, train, out, device, precision, counter):
     """TRL's SFTTrainer with its padding-free collator on prompt-completion data."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -146,21 +241,37 @@ def run_trl(path, tokenizer, config, train, out):
     )
     model = peft_model(path, config)
     # TRL turns gradient checkpointing on by default (memory for time): off, for its best speed.
-    args = SFTConfig(**hf_args(out), padding_free=True, max_length=None, gradient_checkpointing=False)
+    args = SFTConfig(
+        **hf_args(out, device, precision), padding_free=True, max_length=None, gradient_checkpointing=False
+    )
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
-    real = sum(len(r["input_ids"]) for r in trainer.train_dataset)
+    trainer.data_collator = counter.wrap(trainer.data_collator)  # the loader is built in train()
+    trainer.add_callback(training_only(counter))
     start = time.perf_counter()
     trainer.train()
-    seconds = time.perf_counter() - start
-    return model, seconds, real, 0.0
+    return model, time.perf_counter() - start, {"micro_batch_size": trainer.args.per_device_train_batch_size}
 
 
-def run_thrifty(path, tokenizer, config, train, out):
+def run_thrifty(path, tokenizer, config, train, out, device, precision, counter):
+    import thrifty.train.speed as speed
     from thrifty.train.run import train as thrifty_train
 
-    result = thrifty_train(config, progress=False)
+    # Count inside thrifty's collator (TimedCollator.collate), so its data-time share still reports.
+    make_collator = speed.make_collator
+
+    def counted_collator(*args, **kwargs):
+        timed = make_collator(*args, **kwargs)
+        timed.collate = counter.wrap(timed.collate)
+        return timed
+
+    speed.make_collator = counted_collator
+    try:
+        result = thrifty_train(config, progress=False, callbacks=[training_only(counter)])
+    finally:
+        speed.make_collator = make_collator
     s = result.summary
-    return result.model, s["wall_seconds"], s["train_tokens"], 0.0, s
+    keep = ("micro_batch_size", "gradient_accumulation_steps", "data_time_share", "packing", "precision")
+    return result.model, s["wall_seconds"], {k: s[k] for k in keep if k in s}
 
 
 def eval_loss(model, tokenizer, config, held) -> float:
@@ -171,17 +282,19 @@ def eval_loss(model, tokenizer, config, held) -> float:
 
     rows, _ = encode_all(held, tokenizer, MAX_SEQ_LEN, False, None)
     model.eval()
+    device = next(model.parameters()).device
     total, count = 0.0, 0
     with torch.no_grad():
         for row in rows:
-            labels = torch.tensor([row["labels"]])
+            labels = torch.tensor([row["labels"]], device=device)
             n = int((labels[:, 1:] != IGNORE_INDEX).sum())
-            loss = model(input_ids=torch.tensor([row["input_ids"]]), labels=labels, use_cache=False).loss
+            ids = torch.tensor([row["input_ids"]], device=device)
+            loss = model(input_ids=ids, labels=labels, use_cache=False).loss
             total, count = total + loss.item() * n, count + n
     return total / count
 
 
-def worker(way: str, examples: int, out_file: str) -> None:
+def worker(way: str, examples: int, model: str, device: str, out_file: str) -> None:
     """One way, in this process: train, then measure; writes a JSON line to `out_file`."""
     from thrifty.quiet import quiet_libraries
 
@@ -189,37 +302,42 @@ def worker(way: str, examples: int, out_file: str) -> None:
     from thrifty.models.load import load_tokenizer
     from thrifty.models.registry import resolve_model
     from thrifty.plan.compute import train_flops
-    from thrifty.train.hardware import peak_memory_bytes, reset_peak_memory
+    from thrifty.train.hardware import device_name, peak_memory_bytes, reset_peak_memory, resolve_precision
     from thrifty.train.run import count_parameters
 
+    if device_name() != device:
+        sys.exit(f"{way}: asked for {device}, torch sees {device_name()}")
+    precision = resolve_precision("auto")  # thrifty's choice on this device, used by all three
+    counter = FedCounter()
     with tempfile.TemporaryDirectory() as tmp:
-        config = thrifty_config(examples, f"{tmp}/run")
+        config = thrifty_config(examples, f"{tmp}/run", model, precision)
         path = resolve_model(config.model.name)
         tokenizer = load_tokenizer(path, config.model)
         train, held = split(config)
         reset_peak_memory()
         run = {"baseline": run_baseline, "trl": run_trl, "thrifty": run_thrifty}[way]
-        model, seconds, real, padding, *rest = run(path, tokenizer, config, train, f"{tmp}/hf")
+        trained, seconds, extra = run(path, tokenizer, config, train, f"{tmp}/hf", device, precision, counter)
         peak = peak_memory_bytes()
-        loss = eval_loss(model, tokenizer, config, held)
-        trainable, total = count_parameters(model)
+        loss = eval_loss(trained, tokenizer, config, held)
+        trainable, total = count_parameters(trained)
+        fed = counter.summary()
         lengths = [len(r["input_ids"]) for r in train_rows(tokenizer, config, train)]
         flops = train_flops(
-            model.config, total, trainable, "lora", real, int(statistics.mean(lengths)), False
+            trained.config, total, trainable, "lora", fed["real_tokens"], int(statistics.mean(lengths)), False
         )
     record = {
         "way": way,
+        "device": device,
+        "precision": precision,
         "seconds": seconds,
-        "real_tokens": real,
-        "tokens_per_second": real / seconds,
-        "padding_share": padding,
-        "peak_rss_bytes": peak,
+        **fed,
+        "tokens_per_second": fed["real_tokens"] / seconds,
+        "peak_memory_bytes": peak,
+        "peak_memory_kind": "CUDA max_memory_allocated" if device == "cuda" else "peak RSS",
         "model_flops_per_second": flops / seconds,
         "eval_loss": loss,
+        **extra,
     }
-    if rest:
-        s = rest[0]
-        record.update({k: s[k] for k in ("data_time_share", "packing", "precision") if k in s})
     with open(out_file, "a") as handle:
         handle.write(json.dumps(record) + "\n")
 
@@ -230,16 +348,34 @@ def train_rows(tokenizer, config, train):
     return encode_all(train, tokenizer, MAX_SEQ_LEN, False, None)[0]
 
 
-def gemm_peaks() -> dict[str, float]:
-    """fp32 and bf16 GEMM peaks measured now (thrifty's planner measurement, with a fresh cache)."""
+def gemm_peaks(device: str) -> dict[str, float]:
+    """fp32 and bf16 GEMM peaks on `device`, measured now: on CPU thrifty's planner measurement with a
+    fresh cache, on CUDA the same timing (synchronized) on larger sizes."""
+    import torch
+
+    from thrifty.plan.compute import measure_gemm_peak
+
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    if device == "cuda":
+        return {p: measure_gemm_peak(d, "cuda", CUDA_GEMM_SIZES, reps=20) for p, d in dtypes.items()}
     with tempfile.TemporaryDirectory() as home:
         os.environ["THRIFTY_HOME"] = home
         try:
             from thrifty.plan.compute import cpu_peak_flops
 
-            return {p: cpu_peak_flops(p) for p in ("fp32", "bf16")}
+            return {p: cpu_peak_flops(p) for p in dtypes}
         finally:
             os.environ.pop("THRIFTY_HOME")
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda: torch sees no CUDA GPU on this machine")
+    return requested
 
 
 def main() -> None:
@@ -253,48 +389,71 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=None, help="Rounds of all three ways (default 2; quick 1)."
     )
+    parser.add_argument(
+        "--model-config",
+        default=None,
+        metavar="NAME",
+        help="A planner-catalog architecture (e.g. qwen2.5-0.5b) built with seeded random weights "
+        "instead of the bundled pretrained SmolLM2-135M.",
+    )
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--json", default=None, help="Also write every measurement to this JSON file.")
     parser.add_argument("--worker", choices=WAYS, help=argparse.SUPPRESS)
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     examples = args.examples or (24 if args.quick else 120)
     if args.worker:
-        worker(args.worker, examples, args.out)
+        worker(args.worker, examples, args.model, args.device, args.out)
         return
+    device = resolve_device(args.device)
     rounds = args.rounds or (1 if args.quick else 2)
-    records = collect(examples, rounds)
-    peaks = gemm_peaks()
-    report(records, peaks, examples, rounds)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = args.model
+        if args.model_config:
+            model = build_random_model(args.model_config, Path(tmp) / "model")
+        records, logs = collect(examples, rounds, model, device)
+    peaks = gemm_peaks(device)
+    label = f"{args.model_config} (random weights)" if args.model_config else "SmolLM2-135M"
+    report(records, peaks, examples, rounds, label)
     if args.json:
-        Path(args.json).write_text(json.dumps({"records": records, "gemm_peaks": peaks}, indent=2))
+        payload = {"records": records, "gemm_peaks": peaks, "device": device, "stderr": logs}
+        Path(args.json).write_text(json.dumps(payload, indent=2))
 
 
-def collect(examples: int, rounds: int) -> list[dict]:
+def worker_env(device: str) -> dict[str, str]:
+    env = dict(os.environ)
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""  # every way, thrifty's device detection included, sees no GPU
+    return env
+
+
+def collect(examples: int, rounds: int, model: str, device: str) -> tuple[list[dict], list[dict]]:
+    """Records of every way and round, and each worker's stderr (thrifty's notes: what it chose)."""
+    logs = []
     with tempfile.TemporaryDirectory() as tmp:
         out = f"{tmp}/records.jsonl"
         for r in range(rounds):
             for way in WAYS if r % 2 == 0 else tuple(reversed(WAYS)):
-                command = [
-                    sys.executable,
-                    __file__,
-                    "--worker",
-                    way,
-                    "--examples",
-                    str(examples),
-                    "--out",
-                    out,
-                ]
+                command = [sys.executable, __file__, "--worker", way, "--examples", str(examples)]
+                command += ["--model", model, "--device", device, "--out", out]
                 print(f"round {r + 1}/{rounds}: {way} ...", file=sys.stderr, flush=True)
-                done = subprocess.run(command, capture_output=True, text=True)
+                done = subprocess.run(command, capture_output=True, text=True, env=worker_env(device))
                 if done.returncode != 0:
                     sys.exit(f"{way} failed:\n{done.stderr[-3000:]}")
-        return [json.loads(line) for line in Path(out).read_text().splitlines()]
+                logs.append({"way": way, "round": r + 1, "stderr": done.stderr[-6000:]})
+                if way == "thrifty":
+                    for line in done.stderr.splitlines()[-20:]:
+                        print(f"  thrifty: {line}", file=sys.stderr)
+        return [json.loads(line) for line in Path(out).read_text().splitlines()], logs
 
 
-def report(records: list[dict], peaks: dict[str, float], examples: int, rounds: int) -> None:
+def report(records: list[dict], peaks: dict[str, float], examples: int, rounds: int, label: str) -> None:
+    first = records[0]
     print(
-        f"SmolLM2-135M LoRA r16 all-linear, {examples} FAQ examples x 1 epoch, batch {BATCH}, {rounds} round(s); "
-        f"GEMM peaks: fp32 {peaks['fp32'] / 1e9:.1f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.1f} GFLOP/s"
+        f"{label} LoRA r16 all-linear, {examples} FAQ examples x 1 epoch, batch {BATCH}, {rounds} round(s), "
+        f"{first['device']} {first['precision']}; GEMM peaks on {first['device']}: "
+        f"fp32 {peaks['fp32'] / 1e9:.1f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.1f} GFLOP/s"
     )
     speed = {}
     for way in WAYS:
@@ -302,14 +461,18 @@ def report(records: list[dict], peaks: dict[str, float], examples: int, rounds: 
         tps = statistics.median(r["tokens_per_second"] for r in mine)
         flops = statistics.median(r["model_flops_per_second"] for r in mine)
         speed[way] = tps
-        extra = f", data time {mine[0]['data_time_share']:.1%}" if "data_time_share" in mine[0] else ""
+        one = mine[0]
+        extra = f", data time {one['data_time_share']:.1%}" if "data_time_share" in one else ""
+        accum = one.get("gradient_accumulation_steps", 1)
         each = ", ".join(f"{r['tokens_per_second']:.1f}" for r in mine)
+        peak = max(r["peak_memory_bytes"] for r in mine) / 2**30
+        memory = "peak CUDA" if one["device"] == "cuda" else "peak RSS"
         print(
-            f"{way:9s} {tps:8.1f} real tokens/s ({each}), "
-            f"padding {mine[0]['padding_share']:.0%}, peak RSS {max(r['peak_rss_bytes'] for r in mine) / 2**30:.2f} GiB, "
+            f"{way:9s} {tps:8.1f} real tokens/s ({each}), padding {one['padding_share']:.0%}, "
+            f"micro-batch {one['micro_batch_size']}x{accum}, {memory} {peak:.2f} GiB, "
             f"{flops / 1e9:.2f} GFLOP/s, MFU fp32 {flops / peaks['fp32']:.1%} / bf16 {flops / peaks['bf16']:.1%}, "
             f"eval loss {statistics.mean(r['eval_loss'] for r in mine):.4f}, "
-            f"{mine[0]['real_tokens']:,} real tokens{extra}"
+            f"{one['real_tokens']:,} real tokens{extra}"
         )
     base_loss = statistics.mean(r["eval_loss"] for r in records if r["way"] == "baseline")
     ours_loss = statistics.mean(r["eval_loss"] for r in records if r["way"] == "thrifty")
