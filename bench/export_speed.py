@@ -49,8 +49,9 @@ def llama_speed(llm, prompts: list[list[int]], tokens: int) -> float:
 
 
 def main() -> None:
-    from llama_cpp import Llama
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from thrifty.export.llama_cpp_tools import open_gguf
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
@@ -62,7 +63,7 @@ def main() -> None:
     prompts = prompt_ids(tokenizer)
     hf = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32).eval()
     ggufs = sorted((args.run / "export" / "gguf").glob("*.gguf"))
-    llms = {p.name: Llama(model_path=str(p), n_ctx=512, n_threads=2, verbose=False) for p in ggufs}
+    llms = {p.name: open_gguf(p, n_ctx=512, n_threads=2, verbose=False) for p in ggufs}
     best: dict[str, float] = {}
     for _ in range(args.repeats):  # interleaved, so a busy moment on a shared machine hits every candidate
         best["transformers fp32"] = max(best.get("transformers fp32", 0), hf_speed(hf, prompts, args.tokens))

@@ -74,3 +74,20 @@ def test_tools_cache_takes_only_the_converters_and_no_links(tmp_path):
     )
     assert got == ["conversion/llama.py", "convert_hf_to_gguf.py", "gguf-py/gguf/__init__.py"]
     assert not (tmp_path / "tools" / "conversion" / "evil.py").exists()
+
+
+def test_open_gguf_turns_extra_buffers_off_on_amx_cpus_only(monkeypatch):
+    """llama.cpp's AMX kernels segfault on quantized files here; the workaround must be scoped to one load."""
+    import llama_cpp
+    from llama_cpp import llama_cpp as lib
+
+    from thrifty.export import llama_cpp_tools
+
+    seen = []
+    monkeypatch.setattr(llama_cpp, "Llama", lambda **kw: seen.append(lib.llama_model_default_params()) or kw)
+    default = lib.llama_model_default_params
+    for amx in (True, False):
+        monkeypatch.setattr(llama_cpp_tools, "cpu_has_amx", lambda amx=amx: amx)
+        assert llama_cpp_tools.open_gguf("m.gguf", n_ctx=8) == {"model_path": "m.gguf", "n_ctx": 8}
+    assert [p.use_extra_bufts for p in seen] == [False, default().use_extra_bufts]
+    assert default().use_extra_bufts and lib.llama_model_default_params is default

@@ -89,9 +89,9 @@ def _prompt_ids(tokenizer) -> list[list[int]]:
 
 
 def _llama(path, **kwargs):
-    from llama_cpp import Llama
+    from thrifty.export.llama_cpp_tools import open_gguf
 
-    return Llama(model_path=str(path), n_ctx=256, n_threads=2, verbose=False, seed=0, **kwargs)
+    return open_gguf(path, n_ctx=256, n_threads=2, verbose=False, seed=0, **kwargs)
 
 
 def _llama_logprobs(llm, ids: list[int]):

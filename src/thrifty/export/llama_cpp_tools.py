@@ -118,3 +118,39 @@ def run_script(folder: Path, script: str, args: list[str]) -> subprocess.Complet
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
         raise RuntimeError(f"llama.cpp {script} failed (exit {result.returncode}):\n{tail}")
     return result
+
+
+def cpu_has_amx() -> bool:
+    """True when Linux reports Intel AMX (amx_int8), the CPUs on which llama.cpp picks its AMX kernels."""
+    try:
+        return "amx_int8" in Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+
+
+def open_gguf(path: Path | str, **kwargs):
+    """`llama_cpp.Llama` on a GGUF file, safe on AMX CPUs.
+
+    llama.cpp routes q8_0/q4_k_m matrix products to its AMX kernels through an "extra buffer type"; on an
+    AMX Xeon VM (2026-12-02, llama-cpp-python 0.3.36) `ggml_backend_amx_mul_mat` segfaulted on the first
+    decode of every quantized SmolLM2 file, while f16 (no AMX path) ran. Loading with extra buffer types
+    off keeps llama.cpp on its ordinary AVX-512 kernels there; other CPUs load unchanged.
+    """
+    from llama_cpp import Llama
+    from llama_cpp import llama_cpp as lib
+
+    if not cpu_has_amx():
+        return Llama(model_path=str(path), **kwargs)
+    default_params = lib.llama_model_default_params
+
+    def without_extra_buffers():
+        params = default_params()
+        params.use_extra_bufts = False
+        return params
+
+    # Llama() reads its model params from this function and exposes no argument for the field.
+    lib.llama_model_default_params = without_extra_buffers
+    try:
+        return Llama(model_path=str(path), **kwargs)
+    finally:
+        lib.llama_model_default_params = default_params
