@@ -381,7 +381,9 @@ def resolve_device(requested: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="24 examples (3 steps), one round: < 5 min idle."
+        "--quick",
+        action="store_true",
+        help="24 examples (3 steps), one round (took 12 min at load 2-4 on 2 cores: docs/performance.md).",
     )
     parser.add_argument(
         "--examples", type=int, default=None, help="Training examples (default 120; quick 24)."
@@ -396,7 +398,9 @@ def main() -> None:
         help="A planner-catalog architecture (e.g. qwen2.5-0.5b) built with seeded random weights "
         "instead of the bundled pretrained SmolLM2-135M.",
     )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when torch sees a GPU."
+    )
     parser.add_argument("--json", default=None, help="Also write every measurement to this JSON file.")
     parser.add_argument("--worker", choices=WAYS, help=argparse.SUPPRESS)
     parser.add_argument("--model", default=DEFAULT_MODEL, help=argparse.SUPPRESS)
