@@ -184,7 +184,8 @@ class TrainConfig(Section):
     compile: Literal["auto", "on", "off"] = Field(
         "auto",
         description="torch.compile the model; falls back to eager with a warning if compiling fails. "
-        "auto: on GPUs only (not measured to pay off on CPUs yet: see docs/performance.md).",
+        "auto: off everywhere until measured to pay off (on CPU the first compiled step took ~5 min for "
+        "SmolLM2; no GPU has been measured yet: see docs/performance.md).",
     )
     eval_every_steps: int | None = Field(
         None,
