@@ -383,7 +383,7 @@ def main() -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="24 examples (3 steps), one round (took 12 min at load 2-4 on 2 cores: docs/performance.md).",
+        help="24 examples (3 steps), one round: 2.4 min on the idle 2-core CPU (12 min at load 2-4), docs/performance.md.",
     )
     parser.add_argument(
         "--examples", type=int, default=None, help="Training examples (default 120; quick 24)."
