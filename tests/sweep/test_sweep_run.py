@@ -241,12 +241,18 @@ def test_dollar_budget_stops_the_sweep(sweep_file, capsys):
     assert len(rows_of(out)) == 1 and "already spent" in capsys.readouterr().err
 
 
-def test_minutes_budget_stops_starting_trials(sweep_file):
+def test_minutes_budget_stops_starting_trials(sweep_file, capsys):
     # 0.001 min = 60 ms: the first trial takes longer, so no second one starts.
     path = sweep_file({"sampler": "random", "trials": 4, "space": SPACE}, train={"max_steps": 2})
     out = path.parent / "minutes"
     assert main(["sweep", str(path), "--output", str(out), "--budget-minutes", "0.001", "--no-progress"]) == 0
     assert len(rows_of(out)) == 1
+    # The budget spans resumes: rerun with the same budget, nothing new starts; without one, it goes on.
+    capsys.readouterr()
+    assert main(["sweep", str(path), "--output", str(out), "--budget-minutes", "0.001", "--no-progress"]) == 0
+    assert len(rows_of(out)) == 1 and "budget was spent by earlier runs" in capsys.readouterr().err
+    assert main(["sweep", str(path), "--output", str(out), "--trials", "2", "--no-progress"]) == 0
+    assert len(rows_of(out)) == 2
 
 
 def test_task_metric_is_scored_by_eval_and_maximised(sweep_file):

@@ -20,6 +20,8 @@ FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 # Study user attr: the points of the lhs/sobol design, fixed when the study is created (the first
 # --trials), since a resumed sweep may ask for another number of trials.
 DESIGN_SIZE = "design_size"
+# Study user attr: wall seconds the earlier runs of this sweep took, so --budget-minutes spans resumes.
+SECONDS_SPENT = "seconds_spent"
 
 
 class WorkersFailed(Exception):
@@ -208,6 +210,13 @@ def trials_to_run(plan: SweepPlan, study: optuna.Study) -> int:
     done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
     if done:
         print(f"sweep: resuming {plan.study_name}: {done} of {plan.trials} trials finished", file=sys.stderr)
+    if minutes_left(plan.sweep, study) == 0:
+        print(
+            f"sweep: the {plan.sweep.budget_minutes:g}-minute budget was spent by earlier runs; no new trial "
+            "(raise --budget-minutes to go on)",
+            file=sys.stderr,
+        )
+        return 0
     budget = plan.sweep.budget_dollars
     if budget and spent_dollars(study) >= budget:
         print(
@@ -217,6 +226,13 @@ def trials_to_run(plan: SweepPlan, study: optuna.Study) -> int:
         )
         return 0
     return max(0, plan.trials - done)
+
+
+def minutes_left(settings: SweepSettings, study: optuna.Study) -> float | None:
+    """Seconds left of --budget-minutes (None: no budget), after the earlier runs of a resumed sweep."""
+    if not settings.budget_minutes:
+        return None
+    return max(0.0, settings.budget_minutes * 60 - study.user_attrs.get(SECONDS_SPENT, 0.0))
 
 
 def run_trials(plan: SweepPlan, n_trials: int, timeout: float | None, worker: int, progress: bool) -> None:
@@ -244,12 +260,17 @@ def run_sweep(plan: SweepPlan, suggestions: list[dict[str, Any]], progress: bool
     study = open_plan_study(plan)
     enqueue_first(plan, study, suggestions)
     remaining = trials_to_run(plan, study)
-    timeout = settings.budget_minutes * 60 if settings.budget_minutes else None
+    timeout = minutes_left(settings, study)
     code = 0
-    if remaining and settings.workers == 1:
-        run_trials(plan, remaining, timeout, 0, progress)
-    elif remaining:
-        code = run_workers(plan, remaining, settings.workers, timeout)
+    segment = time.monotonic()
+    try:
+        if remaining and settings.workers == 1:
+            run_trials(plan, remaining, timeout, 0, progress)
+        elif remaining:
+            code = run_workers(plan, remaining, settings.workers, timeout)
+    finally:  # an interrupted run's minutes count too (a SIGKILL loses only this run's)
+        spent = study.user_attrs.get(SECONDS_SPENT, 0.0) + time.monotonic() - segment
+        study.set_user_attr(SECONDS_SPENT, spent)
     sync_results(plan, study)
     print(f"sweep: {time.monotonic() - started:.0f} s", file=sys.stderr)
     if code:
