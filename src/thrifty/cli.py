@@ -5,20 +5,15 @@ import json
 import sys
 from collections.abc import Callable
 
-from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR, Preempted, UserError
-
-# --flag -> config field, for the settings people change most.
-TRAIN_FLAGS = {
-    "model": ("model.name", "Base model: bundled name, local folder or hub id."),
-    "data": ("data.path", "Training data file (.jsonl/.json/.csv/.parquet or a saved datasets folder)."),
-    "eval_data": ("data.eval_path", "Held-out data; default: a seeded split of --data."),
-    "output": ("output.dir", "Run directory (default runs/<model>-<method>-<time>)."),
-    "method": ("method.name", "Fine-tuning method (see `thrifty methods`)."),
-    "max_steps": ("train.max_steps", "Optimizer steps to run (overrides --epochs)."),
-    "epochs": ("train.epochs", "Passes over the training data."),
-    "seed": ("train.seed", "Random seed for init, data order and the split."),
-}
-
+from thrifty.config.args import TRAIN_FLAGS, config_from_args
+from thrifty.errors import (
+    EXIT_INTERNAL_ERROR,
+    EXIT_PREEMPTED,
+    EXIT_USER_ERROR,
+    Preempted,
+    UserError,
+    report_internal_error,
+)
 
 def cmd_train(args: argparse.Namespace) -> int:
     from thrifty.report import print_run_summary
@@ -52,19 +47,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def config_from_args(args: argparse.Namespace):
-    from thrifty.config import load_config
-
-    config_path, overrides = split_config_args(args.args)
-    for flag, (field, _) in TRAIN_FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None:
-            overrides.append(f"{field}={value}")
-    if getattr(args, "overwrite", False):
-        overrides.append("output.overwrite=true")
-    return load_config(config_path, overrides)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from thrifty.supervise.restart import child_command, supervise
 
@@ -79,14 +61,6 @@ def cmd_launch_skypilot(args: argparse.Namespace) -> int:
     path = write_task(args, args.task)
     print(f"wrote {path}; launch it with: sky jobs launch {path}")
     return 0
-
-
-def split_config_args(items: list[str]) -> tuple[str | None, list[str]]:
-    """`thrifty train [CONFIG.yaml] [key=value ...]`: the config file is the one argument without '='."""
-    files = [item for item in items if "=" not in item]
-    if len(files) > 1:
-        raise UserError(f"expected one config file, got {', '.join(files)}; overrides look like key=value")
-    return (files[0] if files else None), [item for item in items if "=" in item]
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -425,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # not the user's input: keep the traceback and say where to report it
+        report_internal_error(exc)
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def test_backoff_doubles_and_is_capped():
 
 
 def test_child_command_fixes_the_run_folder_and_resumes(tmp_path):
-    from thrifty.cli import config_from_args
+    from thrifty.config.args import config_from_args
 
     args = build_parser().parse_args(
         ["run", "my.yaml", "train.seed=3", "--max-steps", "7", "--restarts", "4"]

@@ -18,14 +18,10 @@ MAX_BACKOFF_S = 300.0  # a preempted zone rarely recovers faster; beyond 5 minut
 
 def child_command(args: argparse.Namespace, config) -> list[str]:
     """The `thrifty train` command line the supervisor reruns: same inputs, a fixed run folder, --resume auto."""
-    from thrifty.cli import TRAIN_FLAGS
+    from thrifty.config.args import flag_arguments
     from thrifty.train.run import default_run_dir
 
-    command = [sys.executable, "-m", "thrifty", "train", *args.args]
-    for flag in TRAIN_FLAGS:
-        value = getattr(args, flag)
-        if value is not None and flag != "output":
-            command += ["--" + flag.replace("_", "-"), str(value)]
+    command = [sys.executable, "-m", "thrifty", "train", *args.args, *flag_arguments(args)]
     run_dir = Path(config.output.dir) if config.output.dir else default_run_dir(config)
     command += [f"output.dir={run_dir}", "--resume", "auto"]
     return command + (["--no-progress"] if args.no_progress else [])

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from thrifty.cli import TRAIN_FLAGS, split_config_args
+from thrifty.config.args import flag_arguments, split_config_args
 from thrifty.errors import UserError
 
 CONFIG_ON_VM = "/thrifty/config.yaml"
@@ -34,11 +34,7 @@ def skypilot_task(args: argparse.Namespace) -> dict[str, Any]:
             "--bucket is needed: checkpoints must outlive the spot machine (e.g. s3://my-bucket/thrifty)"
         )
     name = task_name(config_path)
-    command = ["thrifty", "run"] + ([CONFIG_ON_VM] if config_path else []) + overrides
-    for flag in TRAIN_FLAGS:
-        value = getattr(args, flag)
-        if value is not None and flag != "output":
-            command += ["--" + flag.replace("_", "-"), str(value)]
+    command = ["thrifty", "run"] + ([CONFIG_ON_VM] if config_path else []) + overrides + flag_arguments(args)
     command += [
         f"output.dir={RUN_ON_VM}",
         f"checkpoint.remote=file://{MOUNT}/{name}",

@@ -1,0 +1,50 @@
+"""The training flags shared by every verb that starts a run (train, run, launch, compare), below the CLI
+so that the CLI and the supervisors that rebuild a `thrifty train` command line both read them from here."""
+
+import argparse
+
+from thrifty.errors import UserError
+
+# --flag -> config field, for the settings people change most.
+TRAIN_FLAGS = {
+    "model": ("model.name", "Base model: bundled name, local folder or hub id."),
+    "data": ("data.path", "Training data file (.jsonl/.json/.csv/.parquet or a saved datasets folder)."),
+    "eval_data": ("data.eval_path", "Held-out data; default: a seeded split of --data."),
+    "output": ("output.dir", "Run directory (default runs/<model>-<method>-<time>)."),
+    "method": ("method.name", "Fine-tuning method (see `thrifty methods`)."),
+    "max_steps": ("train.max_steps", "Optimizer steps to run (overrides --epochs)."),
+    "epochs": ("train.epochs", "Passes over the training data."),
+    "seed": ("train.seed", "Random seed for init, data order and the split."),
+}
+
+
+def split_config_args(items: list[str]) -> tuple[str | None, list[str]]:
+    """`thrifty train [CONFIG.yaml] [key=value ...]`: the config file is the one argument without '='."""
+    files = [item for item in items if "=" not in item]
+    if len(files) > 1:
+        raise UserError(f"expected one config file, got {', '.join(files)}; overrides look like key=value")
+    return (files[0] if files else None), [item for item in items if "=" in item]
+
+
+def flag_arguments(args: argparse.Namespace, skip: tuple[str, ...] = ("output",)) -> list[str]:
+    """The TRAIN_FLAGS the user gave, as command-line arguments again (for a rerun of `thrifty train`)."""
+    out: list[str] = []
+    for flag in TRAIN_FLAGS:
+        value = getattr(args, flag)
+        if value is not None and flag not in skip:
+            out += ["--" + flag.replace("_", "-"), str(value)]
+    return out
+
+
+def config_from_args(args: argparse.Namespace):
+    """The validated run config from `[CONFIG.yaml] [key=value ...]`, the train flags and --overwrite."""
+    from thrifty.config.load import load_config
+
+    config_path, overrides = split_config_args(args.args)
+    for flag, (field, _) in TRAIN_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{field}={value}")
+    if getattr(args, "overwrite", False):
+        overrides.append("output.overwrite=true")
+    return load_config(config_path, overrides)
