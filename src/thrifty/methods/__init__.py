@@ -1,56 +1,31 @@
 """Fine-tuning methods, one module each, registered by name.
 
 A method turns a loaded base model into the model to train. Adding one is one module with a
-`@register("name", ...)` function; no base classes. How the base is loaded (random init, 4/8-bit)
-is part of the registration, so loading and adapting never disagree.
+`@register("name", ...)` function (from `thrifty.methods.registry`); no base classes. How the base is
+loaded (random init, 4/8-bit) is part of the registration, so loading and adapting never disagree.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+# Importing the modules runs their @register lines; cheap, no heavy imports at module level.
+from thrifty.methods import full, ia3, lora, prompt  # noqa: F401
+from thrifty.methods.registry import REGISTRY, Method, register
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
     from thrifty.config.schema import MethodConfig
 
-ApplyFn = Callable[["PreTrainedModel", "MethodConfig"], "PreTrainedModel"]
-
-
-@dataclass(frozen=True)
-class Method:
-    apply: ApplyFn
-    description: str
-    quantization: str | None = None  # "nf4" | "int8": the frozen base is loaded through bitsandbytes
-    random_init: bool = False  # scratch: same architecture, weights not loaded
-    adapter: bool = True  # saves a PEFT adapter; False saves the whole model
-
-
-_REGISTRY: dict[str, Method] = {}
-
-
-def register(name: str, description: str, **options) -> Callable[[ApplyFn], ApplyFn]:
-    def wrap(fn: ApplyFn) -> ApplyFn:
-        _REGISTRY[name] = Method(apply=fn, description=description, **options)
-        return fn
-
-    return wrap
+__all__ = ["Method", "apply_method", "get_method", "method_names", "register"]
 
 
 def method_names() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return sorted(REGISTRY)
 
 
 def get_method(name: str) -> Method:
-    _load_builtin()
-    return _REGISTRY[name]
+    return REGISTRY[name]
 
 
 def apply_method(model: "PreTrainedModel", config: "MethodConfig") -> "PreTrainedModel":
     return get_method(config.name).apply(model, config)
-
-
-def _load_builtin() -> None:
-    # Importing the modules runs their @register lines; cheap, no heavy imports at module level.
-    from thrifty.methods import full, ia3, lora, prompt  # noqa: F401

@@ -3,7 +3,7 @@
 import torch
 
 from thrifty.errors import UserError
-from thrifty.methods import register
+from thrifty.methods.registry import register
 
 
 @register("full", "Full fine-tuning: every weight of the pretrained model trains.", adapter=False)

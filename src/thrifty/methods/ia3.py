@@ -1,6 +1,6 @@
 """IA3: learned rescaling vectors on keys, values and the feed-forward activations (peft)."""
 
-from thrifty.methods import register
+from thrifty.methods.registry import register
 
 
 @register(

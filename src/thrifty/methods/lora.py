@@ -1,6 +1,6 @@
 """LoRA and its variants through peft: rsLoRA, DoRA, and LoRA on a 4-bit (QLoRA) or 8-bit base."""
 
-from thrifty.methods import register
+from thrifty.methods.registry import register
 
 
 def lora_config(

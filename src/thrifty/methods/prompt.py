@@ -1,6 +1,6 @@
 """Methods that learn virtual tokens instead of changing weights: prefix, prompt and P-tuning (peft)."""
 
-from thrifty.methods import register
+from thrifty.methods.registry import register
 
 
 def _virtual(model, peft_config):
