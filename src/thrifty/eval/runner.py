@@ -187,7 +187,7 @@ def measure(model, tokenizer, data: EvalSet, options: EvalOptions, label: str) -
     """Perplexity, then greedy answers in left-padded batches with tokens/s and peak memory."""
     from thrifty.eval.metrics import score_answers
     from thrifty.eval.perplexity import perplexity
-    from thrifty.train.hardware import peak_memory_bytes, reset_peak_memory
+    from thrifty.hardware import peak_memory_bytes, reset_peak_memory
 
     reset_peak_memory()
     result: dict[str, Any] = perplexity(model, data.rows, tokenizer.pad_token_id, options.batch_size)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thrifty.errors import UserError
-from thrifty.train.hardware import current_memory_bytes, peak_memory_bytes, reset_peak_memory
+from thrifty.hardware import current_memory_bytes, peak_memory_bytes, reset_peak_memory
 
 
 @dataclass

@@ -15,7 +15,7 @@ from thrifty.data import PreparedData, prepare_data
 from thrifty.errors import UserError
 from thrifty.eval.perplexity import loss_to_perplexity
 from thrifty.io import write_json_atomic
-from thrifty.train.hardware import (
+from thrifty.hardware import (
     current_memory_bytes,
     device_name,
     peak_memory_bytes,

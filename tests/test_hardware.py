@@ -10,7 +10,7 @@ import pytest
 _PROBE = textwrap.dedent(
     """
     import mmap
-    from thrifty.train.hardware import current_memory_bytes, peak_memory_bytes, reset_peak_memory
+    from thrifty.hardware import current_memory_bytes, peak_memory_bytes, reset_peak_memory
     size = 300 * 2**20
     reset_peak_memory()
     block = mmap.mmap(-1, size)
