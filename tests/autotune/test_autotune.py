@@ -5,7 +5,7 @@ import math
 import random
 
 from thrifty.autotune.model import config_of, fit, normalised_targets
-from thrifty.autotune.suggest import to_space
+from thrifty.sweep.warm_start import to_space
 from thrifty.cli import main
 from thrifty.sweep.space import parse_space
 

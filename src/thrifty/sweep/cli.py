@@ -86,7 +86,7 @@ def sweep(path: Path, args: argparse.Namespace) -> int:
 
 def warm_start(plan) -> list[dict]:
     """The autotune model's top configs for this sweep's data, as space values."""
-    from thrifty.autotune.suggest import suggest_for_plan
+    from thrifty.sweep.warm_start import suggest_for_plan
 
     suggestions = suggest_for_plan(plan)
     print(f"sweep: warm start with {len(suggestions)} suggested config(s)", file=sys.stderr)
