@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from thrifty.config.schema import RunConfig
 from thrifty.errors import UserError
+from thrifty.io import read_yaml as read_yaml_file
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
@@ -21,13 +22,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise UserError(f"{where}: {problem}; fix the YAML syntax") from None
+    data = read_yaml_file(path, "run config")
     if data is None:
         return {}
     if not isinstance(data, dict):

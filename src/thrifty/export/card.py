@@ -1,12 +1,12 @@
 """README.md model card for every export folder: where the model came from, how it was trained, how well it
 does (eval.json when `thrifty eval` ran) and what the training cost."""
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from thrifty.inference.run_folder import RunFolder
+from thrifty.io import read_json
 
 
 def card_text(
@@ -83,7 +83,7 @@ def _eval_lines(run: RunFolder) -> list[str]:
     path = run.path / "eval.json"
     if not path.is_file():
         return [f"Not evaluated yet: `thrifty eval {run.path} --compare-base`, then export again."]
-    report = json.loads(path.read_text(encoding="utf-8"))
+    report = read_json(path, "eval report")
     from thrifty.eval.report import headers, metric_rows
 
     return [

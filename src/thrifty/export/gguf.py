@@ -2,7 +2,6 @@
 (`llama_cpp.llama_model_quantize`) makes the smaller types from the f16 file, convert_lora_to_gguf.py
 writes a LoRA adapter that llama.cpp applies on an unchanged base."""
 
-import json
 import os
 import sys
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from thrifty.export.llama_cpp_tools import (
     run_script,
     supported_architectures,
 )
+from thrifty.io import read_json
 
 CONVERTER_TYPES = ("f32", "f16", "bf16")  # written by the converter itself, no quantizer pass
 FTYPE_PREFIX = "LLAMA_FTYPE_MOSTLY_"
@@ -56,7 +56,7 @@ def parse_types(text: str) -> list[str]:
 
 def check_architecture(model_dir: Path) -> str:
     """The model's architecture, if llama.cpp's converter supports it; else a one-line error listing them."""
-    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    config = read_json(model_dir / "config.json", "model config")
     archs = config.get("architectures") or []
     supported = supported_architectures()
     if not archs or archs[0] not in supported:

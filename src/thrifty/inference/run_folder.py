@@ -1,12 +1,12 @@
 """Read a finished run folder (what `thrifty train` wrote) and load its model for eval and export."""
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from thrifty.config.schema import RunConfig
 from thrifty.errors import UserError
+from thrifty.io import read_json
 
 
 @dataclass
@@ -29,7 +29,7 @@ class RunFolder:
     def adapter_config(self) -> dict[str, Any]:
         if self.adapter_dir is None:
             return {}
-        return json.loads((self.adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+        return read_json(self.adapter_dir / "adapter_config.json", "adapter config")
 
 
 def open_run(path: str | Path) -> RunFolder:
@@ -52,7 +52,9 @@ def open_run(path: str | Path) -> RunFolder:
             f"{run} has neither adapter/adapter_config.json nor model/config.json; "
             "the trained weights are missing (rerun `thrifty train`)"
         )
-    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    summary = read_json(run / "summary.json", "run summary")
+    if not isinstance(summary, dict):
+        raise UserError(f"{run / 'summary.json'}: not a run summary (a JSON object); rerun `thrifty train`")
     return RunFolder(run, load_config(run / "config.yaml"), summary, adapter_dir, model_dir)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from thrifty.errors import UserError
+from thrifty.io import read_yaml
 
 CATALOG = Path(__file__).parent / "catalog"
 
@@ -32,9 +33,9 @@ def prices(extra: str | None = None) -> dict[str, Any]:
     extra = extra or os.environ.get("THRIFTY_PRICES")
     if extra:
         path = Path(extra)
-        if not path.is_file():
-            raise UserError(f"price file not found: {path}")
-        user = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        user = read_yaml(path, "price file") or {}
+        if not isinstance(user, dict) or not isinstance(user.get("prices", []), list):
+            raise UserError(f"{path}: a price file is a mapping with a `prices:` list (as the bundled one)")
         rows = {(r["provider"], r["gpu"], r.get("count", 1), r["pricing"]): r for r in data.get("prices", [])}
         for row in user.get("prices", []):
             rows[(row["provider"], row["gpu"], row.get("count", 1), row["pricing"])] = row
