@@ -77,8 +77,14 @@ def config_hash(config: RunConfig) -> str:
 
 
 def check_fits_model(configs: dict[str, RunConfig]) -> None:
-    """Before any training: every strategy can be built on this model (e.g. its target modules exist)."""
+    """Before any training: the data reads, and every strategy can be built on this model (e.g. its
+    target modules exist)."""
+    from thrifty.data import load_examples
     from thrifty.models.registry import resolve_model
+
+    data = next(iter(configs.values())).data  # the same for every strategy
+    for path in filter(None, (data.path, data.eval_path)):
+        load_examples(path, data)
     from thrifty.plan.architecture import count_params, resolve_config
     from thrifty.plan.for_run import method_spec
 
@@ -106,6 +112,8 @@ def run_strategy(config: RunConfig, strategy: str, results: Path, progress: bool
     try:
         summary = train(config, progress=progress).summary
         record.update(status="ok", summary=summary, loss_curve=_loss_curve(Path(config.output.dir)))
+    except UserError:
+        raise  # the user's input is wrong for every strategy after this one too: say it once and stop
     except Exception as exc:  # one strategy's crash is reported; the others still run
         record.update(
             status="failed",
