@@ -6,6 +6,8 @@ The same rendering serves training and `thrifty generate`, so prompts match what
 
 from typing import Any
 
+from thrifty.errors import UserError
+
 Messages = list[dict[str, str]]
 
 PLAIN_PARTS = {
@@ -24,7 +26,7 @@ def with_system(messages: Messages, system_prompt: str | None) -> Messages:
 def render_prompt(messages: Messages, tokenizer: Any) -> str:
     """Text that asks the model for the next assistant turn."""
     if tokenizer.chat_template:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return _apply(tokenizer, messages, add_generation_prompt=True)
     return _plain(messages, tokenizer)
 
 
@@ -32,17 +34,13 @@ def render_with_spans(messages: Messages, tokenizer: Any) -> tuple[str, list[tup
     """Full text plus [start, end) character spans of every assistant turn, end-of-turn marker included."""
     if not tokenizer.chat_template:
         return _plain_with_spans(messages, tokenizer)
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    full = _apply(tokenizer, messages)
     spans, cursor = [], 0
     for i, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        before = (
-            tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True)
-            if i
-            else ""
-        )
-        through = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
+        before = _apply(tokenizer, messages[:i], add_generation_prompt=True) if i else ""
+        through = _apply(tokenizer, messages[: i + 1])
         if full.startswith(through) and through.startswith(before):
             spans.append((len(before), len(through)))
             cursor = len(through)
@@ -54,6 +52,23 @@ def render_with_spans(messages: Messages, tokenizer: Any) -> tuple[str, list[tup
                 spans.append((start, start + len(message["content"])))
                 cursor = start + len(message["content"])
     return full, spans
+
+
+def _apply(tokenizer: Any, messages: Messages, add_generation_prompt: bool = False) -> str:
+    """The tokenizer's chat template; a template that refuses the conversation (many raise on roles that
+    do not alternate, or on a system turn) is the data's problem, said in one line."""
+    from jinja2 import TemplateError
+
+    try:
+        return tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=add_generation_prompt
+        )
+    except TemplateError as exc:
+        roles = "/".join(m["role"] for m in messages)
+        raise UserError(
+            f"the model's chat template refuses a conversation with roles {roles} ({exc}); make the data "
+            "fit it (user and assistant turns alternating, system only first) or pick another model"
+        ) from None
 
 
 def _plain(messages: Messages, tokenizer: Any) -> str:
