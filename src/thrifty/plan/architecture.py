@@ -36,10 +36,19 @@ def resolve_config(model: str):
     if entry is not None:
         fields = dict(entry["config"])
         return AutoConfig.for_model(fields.pop("model_type"), **fields)
-    from thrifty.models.registry import bundled_models, cached_path, is_cached
+    from thrifty.errors import UserError
+    from thrifty.models.registry import bundled_models, cached_path, is_cached, resolve_model
 
-    if model in bundled_models() and is_cached(model):
-        return AutoConfig.from_pretrained(cached_path(model))
+    if model in bundled_models():
+        if is_cached(model):
+            return AutoConfig.from_pretrained(cached_path(model))
+    else:
+        try:
+            resolve_model(model)  # train's own checks: no network fails in ~1.5 s, not after ~35 s of retries
+        except UserError:
+            if "/" not in model:
+                find_model(model, required=True)  # likely a mistyped catalog name: say the closest ones
+            raise
     try:
         return AutoConfig.from_pretrained(model)
     except (OSError, ValueError):
