@@ -1,7 +1,9 @@
 """Read records (dicts) from JSONL, JSON, CSV, Parquet or a saved `datasets` folder, with errors that name the line."""
 
+import codecs
 import csv
 import importlib.util
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,24 @@ from typing import Any
 from thrifty.errors import UserError
 
 SUPPORTED = ".jsonl, .json, .csv, .parquet, or a folder saved with datasets' save_to_disk"
+
+# A BOM says the encoding for sure; UTF-32 LE is checked before UTF-16 LE because its BOM starts the same.
+BOMS = [
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+]
+# Binary formats people rename to .jsonl/.csv by mistake: naming one makes the fix obvious.
+MAGIC = {
+    b"\x1f\x8b": "it looks gzip-compressed; decompress it first",
+    b"PK\x03\x04": "it looks like a zip archive (or .xlsx); extract it or export it as CSV/JSONL",
+    b"\x89PNG": "it looks like a PNG image, not data",
+    b"%PDF": "it looks like a PDF, not data",
+    b"PAR1": "it looks like a Parquet file; name it .parquet",
+}
+FIX = "save it as UTF-8 (or UTF-16 with a BOM)"
 
 
 def resolve_data_path(path: str) -> Path:
@@ -35,27 +55,56 @@ def read_records(path: str, split: str = "train") -> list[dict[str, Any]]:
     return reader(file)
 
 
+def _read_text(file: Path) -> str:
+    """The whole file as text: the encoding its BOM names, else strict UTF-8. A binary or
+    undecodable file is a UserError naming the line and offset (bytes) of the first bad byte."""
+    raw = file.read_bytes()
+    bom, codec = next(((b, c) for b, c in BOMS if raw.startswith(b)), (b"", "utf-8"))
+    try:
+        text = raw[len(bom) :].decode(codec)
+    except UnicodeDecodeError as exc:
+        offset = len(bom) + exc.start
+        before = raw[len(bom) : offset].decode(codec)  # decodes: the first bad byte is at offset
+        what = f"not {codec.upper()} text (byte 0x{raw[offset]:02x} at offset {offset})"
+        raise _not_text(file, raw, before, what) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        # Text data never holds NUL: a BOM-less UTF-16 file decodes as UTF-8 with one every other byte.
+        offset = len(bom) + len(text[:nul].encode(codec))
+        raise _not_text(
+            file, raw, text[:nul], f"NUL byte at offset {offset} (UTF-16 without a BOM, or binary?)"
+        )
+    return text
+
+
+def _not_text(file: Path, raw: bytes, before: str, what: str) -> UserError:
+    """`before` is the text ahead of the bad byte, to name its line in any encoding."""
+    fix = next((fix for magic, fix in MAGIC.items() if raw.startswith(magic)), FIX)
+    line = before.count("\n") + 1
+    return UserError(f"{file}:{line}: {what}; {fix}")
+
+
 def _read_jsonl(file: Path) -> list[dict[str, Any]]:
     records = []
-    with file.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(
-                    f"{file}:{lineno}: malformed JSON ({exc.msg}); each line must be one JSON object"
-                ) from None
-            if not isinstance(record, dict):
-                raise UserError(f"{file}:{lineno}: expected a JSON object, got {type(record).__name__}")
-            records.append(record)
+    # Split on \n only (as iterating a file does): JSON strings may hold U+2028, which splitlines() breaks on.
+    for lineno, line in enumerate(_read_text(file).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(
+                f"{file}:{lineno}: malformed JSON ({exc.msg}); each line must be one JSON object"
+            ) from None
+        if not isinstance(record, dict):
+            raise UserError(f"{file}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        records.append(record)
     return records
 
 
 def _read_json(file: Path) -> list[dict[str, Any]]:
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        data = json.loads(_read_text(file))
     except json.JSONDecodeError as exc:
         raise UserError(f"{file}:{exc.lineno}: malformed JSON ({exc.msg})") from None
     if isinstance(data, dict) and isinstance(data.get("data"), list):
@@ -66,8 +115,8 @@ def _read_json(file: Path) -> list[dict[str, Any]]:
 
 
 def _read_csv(file: Path) -> list[dict[str, Any]]:
-    with file.open(encoding="utf-8", newline="") as handle:
-        return [dict(row) for row in csv.DictReader(handle)]
+    # newline="" keeps quoted newlines inside fields intact, as the csv module asks.
+    return [dict(row) for row in csv.DictReader(io.StringIO(_read_text(file), newline=""))]
 
 
 def _read_parquet(file: Path) -> list[dict[str, Any]]:
@@ -84,12 +133,20 @@ def _read_saved_dataset(folder: Path, split: str) -> list[dict[str, Any]]:
 
     try:
         data = load_from_disk(str(folder))
+        if isinstance(data, DatasetDict):
+            if split not in data:
+                raise UserError(f"{folder}: no split {split!r}; set data.split to one of {', '.join(data)}")
+            data = data[split]
+        return data.to_list()  # inside the try: Arrow files are memory-mapped, bad rows surface here
     except FileNotFoundError:
         raise UserError(
             f"{folder}: not a folder saved with datasets' save_to_disk; use {SUPPORTED}"
         ) from None
-    if isinstance(data, DatasetDict):
-        if split not in data:
-            raise UserError(f"{folder}: no split {split!r}; set data.split to one of {', '.join(data)}")
-        data = data[split]
-    return data.to_list()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # What datasets and pyarrow raise for a damaged folder: garbage JSON metadata (ValueError),
+        # JSON of the wrong shape (KeyError, TypeError), a truncated Arrow file (OSError), garbage
+        # Arrow bytes (ArrowInvalid, UnicodeDecodeError: both ValueErrors).
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise UserError(
+            f"{folder}: damaged datasets folder ({type(exc).__name__}: {reason}); save it again with save_to_disk"
+        ) from None
