@@ -33,10 +33,24 @@ def load_tokenizer(path: str, config: ModelConfig):
     return tokenizer
 
 
+def load_model_config(path: str, revision: str | None = None, trust_remote_code: bool = False):
+    """The model's transformers config; a folder whose config.json is malformed or names an
+    architecture this transformers does not know is one line, not a traceback."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(path, revision=revision, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(
+            f"model {path}: cannot read its config.json ({_first_line(exc)}); point --model at a Hugging "
+            "Face model folder (or upgrade transformers for a newer architecture)"
+        ) from None
+
+
 def load_model(path: str, config: ModelConfig, quantization: str | None = None, random_init: bool = False):
     """The base model: pretrained weights (optionally 4/8-bit through bitsandbytes) or, for training
     from scratch, the same architecture randomly initialised (seed it before calling)."""
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
 
     common = {
         "trust_remote_code": config.trust_remote_code,
@@ -44,9 +58,7 @@ def load_model(path: str, config: ModelConfig, quantization: str | None = None, 
     }
     try:
         if random_init:
-            arch = AutoConfig.from_pretrained(
-                path, revision=config.revision, trust_remote_code=config.trust_remote_code
-            )
+            arch = load_model_config(path, config.revision, config.trust_remote_code)
             return AutoModelForCausalLM.from_config(arch, dtype=DTYPES[config.dtype], **common)
         extra = _quantized(quantization, path, config) if quantization else {}
         return AutoModelForCausalLM.from_pretrained(
@@ -84,12 +96,10 @@ def _skip_narrow_4bit(path: str, config: ModelConfig) -> list[str] | None:
     embeddings) plus the linears too narrow for bitsandbytes' blocks. None when no linear is
     narrow, so transformers keeps computing its defaults itself."""
     from accelerate import init_empty_weights
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
     from transformers.quantizers.base import get_keys_to_not_convert
 
-    arch = AutoConfig.from_pretrained(
-        path, revision=config.revision, trust_remote_code=config.trust_remote_code
-    )
+    arch = load_model_config(path, config.revision, config.trust_remote_code)
     with init_empty_weights():  # shapes only, on the meta device: no memory, no weights read
         skeleton = AutoModelForCausalLM.from_config(arch, trust_remote_code=config.trust_remote_code)
     # A list given to transformers replaces its defaults instead of adding to them, so keep them.

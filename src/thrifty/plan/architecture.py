@@ -27,11 +27,12 @@ def resolve_config(model: str):
     """A transformers config from the planner catalog, a local folder, or the hub cache."""
     from transformers import AutoConfig
 
+    from thrifty.models.load import load_model_config
     from thrifty.plan.catalog import find_model
 
     path = Path(model).expanduser()
     if path.is_dir() and (path / "config.json").is_file():
-        return AutoConfig.from_pretrained(path)
+        return load_model_config(str(path))
     entry = find_model(model, required=False)
     if entry is not None:
         fields = dict(entry["config"])
@@ -41,7 +42,7 @@ def resolve_config(model: str):
 
     if model in bundled_models():
         if is_cached(model):
-            return AutoConfig.from_pretrained(cached_path(model))
+            return load_model_config(str(cached_path(model)))
     else:
         try:
             resolve_model(model)  # train's own checks: no network fails in ~1.5 s, not after ~35 s of retries
@@ -50,8 +51,8 @@ def resolve_config(model: str):
                 find_model(model, required=True)  # likely a mistyped catalog name: say the closest ones
             raise
     try:
-        return AutoConfig.from_pretrained(model)
-    except (OSError, ValueError):
+        return load_model_config(model)
+    except UserError:
         find_model(model, required=True)  # raises with the closest catalog names
         raise
 
