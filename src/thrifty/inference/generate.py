@@ -57,15 +57,12 @@ def adapter_names(folders: list[str]) -> list[str]:
 
 
 def _load_adapters(model: Any, folders: list[str]) -> Any:
-    from pathlib import Path
-
     from peft import PeftModel
 
-    from thrifty.errors import UserError
+    from thrifty.inference.run_folder import check_adapter_folder
 
     for folder in folders:
-        if not (Path(folder) / "adapter_config.json").is_file():
-            raise UserError(f"adapter folder {folder} has no adapter_config.json; pass RUN/adapter")
+        check_adapter_folder(folder)
     names = adapter_names(folders)
     model = PeftModel.from_pretrained(model, folders[0], adapter_name=names[0])
     for folder, name in zip(folders[1:], names[1:], strict=True):

@@ -52,10 +52,30 @@ def open_run(path: str | Path) -> RunFolder:
             f"{run} has neither adapter/adapter_config.json nor model/config.json; "
             "the trained weights are missing (rerun `thrifty train`)"
         )
+    if adapter_dir is not None:
+        check_adapter_folder(adapter_dir)
     summary = read_json(run / "summary.json", "run summary")
     if not isinstance(summary, dict):
         raise UserError(f"{run / 'summary.json'}: not a run summary (a JSON object); rerun `thrifty train`")
     return RunFolder(run, load_config(run / "config.yaml"), summary, adapter_dir, model_dir)
+
+
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+def check_adapter_folder(folder: str | Path) -> None:
+    """A PEFT adapter folder peft can load: a readable adapter_config.json and the weights beside it."""
+    folder = Path(folder)
+    if not (folder / "adapter_config.json").is_file():
+        raise UserError(f"adapter folder {folder} has no adapter_config.json; pass RUN/adapter")
+    config = read_json(folder / "adapter_config.json", "adapter config")
+    if not isinstance(config, dict) or "peft_type" not in config:
+        raise UserError(f"{folder / 'adapter_config.json'}: not a PEFT adapter config (no peft_type)")
+    if not any((folder / name).is_file() for name in ADAPTER_WEIGHTS):
+        raise UserError(
+            f"adapter folder {folder} has no {ADAPTER_WEIGHTS[0]}: its weights are missing; copy the whole "
+            "adapter folder (or rerun `thrifty train`)"
+        )
 
 
 def base_model_path(run: RunFolder) -> str:
