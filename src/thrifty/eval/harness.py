@@ -24,18 +24,21 @@ def run_lm_eval(
     batch_size: int = 8,
     limit: int | None = None,
     compare_base: bool = False,
+    manager=None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """{"fine_tuned": {task: {metric: value}}, "base": ...}: the fine-tuned model through lm-eval's own
-    loading (base + `peft` adapter, or the saved whole model), and the base too with `compare_base`."""
+    loading (base + `peft` adapter, or the saved whole model), and the base too with `compare_base`.
+    `manager`: the task manager `task_manager` already built (it checked the task names)."""
     check_installed()
-    manager = _task_manager(tasks, include)
+    manager = manager or task_manager(tasks, include)
     out = {"fine_tuned": _evaluate(run, manager, tasks, batch_size, limit, base=False)}
     if compare_base:
         out["base"] = _evaluate(run, manager, tasks, batch_size, limit, base=True)
     return out
 
 
-def _task_manager(tasks: list[str], include: str | None):
+def task_manager(tasks: list[str], include: str | None):
+    """lm-eval's task index holding every task asked for; an unknown name is a one-line error."""
     from lm_eval.tasks import TaskManager
 
     if include and not Path(include).is_dir():

@@ -123,17 +123,22 @@ def score_answers(
     return means, per_example
 
 
+def check_labels(references: list[str], labels: list[str]) -> None:
+    """Every reference answer must name one of the labels, or accuracy has no gold answer to count."""
+    for ref in references:
+        if to_label(ref, labels) is None:
+            raise UserError(
+                f"reference answer {ref[:60]!r} is none of the labels {', '.join(labels)}; fix --labels"
+            )
+
+
 def _accuracy(
     predictions: list[str], references: list[str], labels: list[str], per_example: list[dict[str, float]]
 ) -> dict[str, float]:
     from sklearn.metrics import accuracy_score
 
-    gold = [to_label(ref, labels) or "<unknown>" for ref in references]
-    if "<unknown>" in gold:
-        bad = references[gold.index("<unknown>")]
-        raise UserError(
-            f"reference answer {bad[:60]!r} is none of the labels {', '.join(labels)}; fix --labels"
-        )
+    check_labels(references, labels)
+    gold = [to_label(ref, labels) for ref in references]
     predicted = [to_label(pred, labels) or "<none>" for pred in predictions]
     for row, p, g in zip(per_example, predicted, gold, strict=True):
         row["accuracy"] = float(p == g)

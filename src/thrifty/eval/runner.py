@@ -52,10 +52,12 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
     for name in (EVAL_JSON, EVAL_MD):
         if (run.path / name).exists() and not options.force:
             raise UserError(f"{run.path / name} exists; pass --force to replace it")
-    if options.lm_eval_tasks:
-        from thrifty.eval.harness import check_installed
+    tasks = None
+    if options.lm_eval_tasks:  # lm-eval's task names are checked before any generation, not after
+        from thrifty.eval.harness import check_installed, task_manager
 
         check_installed()
+        tasks = task_manager(options.lm_eval_tasks, options.lm_eval_include)
     tokenizer = load_tokenizer_for(run)
     data = load_eval_set(run, options, tokenizer)
     check_task_metrics(data, options)
@@ -81,8 +83,8 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
         "samples": _samples(data, models, options.shown_examples),
         "finished_at": datetime.now(UTC).isoformat(),
     }
-    if options.lm_eval_tasks:
-        report["lm_eval"] = _lm_eval(run, options)
+    if tasks is not None:
+        report["lm_eval"] = _lm_eval(run, options, tasks)
     write_markdown(report, run.path / EVAL_MD)
     write_json_atomic(run.path / EVAL_JSON, report)
     return report
@@ -112,8 +114,12 @@ def metric_names(options: EvalOptions) -> list[str]:
 
 
 def check_task_metrics(data: EvalSet, options: EvalOptions) -> None:
-    """Metrics asked for by name need reference answers; plain text has none, so it would silently get
-    perplexity only."""
+    """Before any generation: metrics asked for by name need reference answers (plain text has none, so
+    it would silently get perplexity only), and with --labels each answer must name a label."""
+    from thrifty.eval.metrics import check_labels
+
+    if data.prompts and options.labels:
+        check_labels(data.references, options.labels)
     if data.prompts or not (options.metrics or options.labels):
         return
     asked = ", ".join(metric_names(options))
@@ -124,7 +130,7 @@ def check_task_metrics(data: EvalSet, options: EvalOptions) -> None:
     )
 
 
-def _lm_eval(run: RunFolder, options: EvalOptions) -> dict[str, Any]:
+def _lm_eval(run: RunFolder, options: EvalOptions, manager) -> dict[str, Any]:
     from thrifty.eval.harness import run_lm_eval
 
     return run_lm_eval(
@@ -134,6 +140,7 @@ def _lm_eval(run: RunFolder, options: EvalOptions) -> dict[str, Any]:
         options.batch_size,
         options.lm_eval_limit,
         options.compare_base,
+        manager,
     )
 
 
