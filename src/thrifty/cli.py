@@ -15,6 +15,7 @@ from thrifty.errors import (
     report_internal_error,
 )
 
+
 def cmd_train(args: argparse.Namespace) -> int:
     from thrifty.report import print_run_summary
 

@@ -1,0 +1,249 @@
+"""A corpus of malformed inputs across the verbs: each ends in exit 2, at most 3 lines on stderr, no
+traceback, and nothing written that looks complete (a summary, a report, an eval, an export).
+
+Each case is a function of a `Case` (temp folder, tiny model, good data, a finished tiny run) that
+prepares what it needs and returns the argv. Cases run the real CLI in this process.
+"""
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.tiny_runs import train_tiny_run, write_faq
+from thrifty.cli import main
+
+# Files whose presence says "this finished": none may appear after a refused command.
+COMPLETE = {"summary.json", "eval.json", "eval.md", "report.md", "report.html", "results.jsonl", "Modelfile"}
+COMPLETE_SUFFIXES = {".gguf", ".safetensors"}
+
+
+@dataclass
+class Case:
+    tmp: Path
+    model: Path
+    data: Path
+    run: Path
+
+    def file(self, name: str, content: str | bytes) -> str:
+        path = self.tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+        return str(path)
+
+    def train(self, *extra: str, data: str | None = None) -> list[str]:
+        return ["train", "--model", str(self.model), "--data", data or str(self.data), "--no-progress"] + [
+            "--output",
+            str(self.tmp / "out"),
+            "--max-steps",
+            "1",
+            *extra,
+        ]
+
+    def run_copy(self, *remove: str) -> str:
+        """A copy of the finished run with some of its files or folders taken away."""
+        copy = self.tmp / "run-copy"
+        shutil.copytree(self.run, copy)
+        for name in remove:
+            target = copy / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        return str(copy)
+
+    def model_folder(self, config: str | None, weights: bool = False) -> str:
+        folder = self.tmp / "model"
+        folder.mkdir()
+        if config is not None:
+            (folder / "config.json").write_text(config)
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(self.model / name, folder / name)
+        if weights:
+            shutil.copy(self.model / "model.safetensors", folder / "model.safetensors")
+        return str(folder)
+
+    def model_copy(self, chat_template: str) -> str:
+        """The tiny model with another chat template."""
+        folder = self.tmp / "model-copy"
+        shutil.copytree(self.model, folder)
+        (folder / "chat_template.jinja").write_text(chat_template)
+        return str(folder)
+
+    def sweep(self, sweep: dict | None, **sections) -> str:
+        config = {
+            "model": {"name": str(self.model)},
+            "data": {"path": str(self.data), "max_seq_len": 64},
+            "train": {"max_steps": 2},
+            **sections,
+        }
+        if sweep is not None:
+            config["sweep"] = sweep
+        return self.file("sweep.yaml", yaml.safe_dump(config))
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+LATIN1 = '{"instruction": "Caf\xe9?", "output": "Oui"}\n'.encode("latin-1")
+# Like Gemma's and Mistral's templates, which raise on a system turn or on roles that do not alternate.
+NO_SYSTEM_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+    "{% endif %}{{ m['content'] }}{% endfor %}"
+)
+LLAMA_CONFIG = json.dumps({"model_type": "llama", "hidden_size": 32, "num_hidden_layers": 2})
+RANK = "method.rank=8"
+
+CASES = {
+    # train: data files
+    "train/data-missing": lambda c: c.train(data=str(c.tmp / "nope.jsonl")),
+    "train/data-extension": lambda c: c.train(data=c.file("faq.txt", "hello\n")),
+    "train/jsonl-malformed": lambda c: c.train(data=c.file("bad.jsonl", '{"instruction": "a",\n')),
+    "train/jsonl-array": lambda c: c.train(data=c.file("arr.jsonl", "[1, 2]\n")),
+    "train/json-not-list": lambda c: c.train(data=c.file("d.json", '{"a": 1}')),
+    "train/binary-data": lambda c: c.train(data=c.file("img.jsonl", PNG)),
+    "train/latin1-data": lambda c: c.train(data=c.file("latin.jsonl", LATIN1)),
+    "train/empty-data": lambda c: c.train(data=c.file("empty.jsonl", "")),
+    "train/unknown-format": lambda c: c.train(data=c.file("odd.jsonl", '{"foo": 1}\n' * 8)),
+    "train/format-mismatch": lambda c: c.train("data.format=chat"),
+    "train/csv-no-columns": lambda c: c.train(data=c.file("d.csv", "a,b\n1,2\n3,4\n")),
+    "train/parquet-garbage": lambda c: c.train(data=c.file("d.parquet", b"not parquet at all")),
+    "train/saved-dataset-garbage": lambda c: c.train(
+        data=c.file("ds/state.json", "{")[: -len("/state.json")]
+    ),
+    "train/eval-data-missing": lambda c: c.train("--eval-data", str(c.tmp / "nope.jsonl")),
+    # train: config
+    "train/config-missing": lambda c: c.train(str(c.tmp / "nope.yaml")),
+    "train/config-yaml-syntax": lambda c: c.train(c.file("bad.yaml", "train:\n  max_steps: [1,\n")),
+    "train/config-not-mapping": lambda c: c.train(c.file("list.yaml", "- a\n- b\n")),
+    "train/config-two-files": lambda c: c.train(c.file("a.yaml", "{}"), c.file("b.yaml", "{}")),
+    "train/unknown-field": lambda c: c.train("train.learnin_rate=1e-4"),
+    "train/wrong-type": lambda c: c.train("train.learning_rate=fast"),
+    "train/unknown-section": lambda c: c.train("trainer.max_steps=3"),
+    "train/unknown-method": lambda c: c.train("--method", "lorax"),
+    "train/zero-seq-len": lambda c: c.train("data.max_seq_len=0"),
+    "train/zero-batch": lambda c: c.train("train.micro_batch_size=0"),
+    # train: model folders and methods
+    "train/model-no-config": lambda c: c.train("--model", c.model_folder(None)),
+    "train/model-no-weights": lambda c: c.train("--model", c.model_folder(LLAMA_CONFIG)),
+    "train/model-garbage-config": lambda c: c.train("--model", c.model_folder("{not json")),
+    "train/model-unknown-type": lambda c: c.train(
+        "--model", c.model_folder(json.dumps({"model_type": "no-such-arch"}), weights=True)
+    ),
+    "train/model-is-a-file": lambda c: c.train("--model", c.file("weights.bin", b"\0" * 64)),
+    "train/chat-template-refuses": lambda c: c.train(
+        "--model", c.model_copy(NO_SYSTEM_TEMPLATE), "data.system_prompt=Be brief."
+    ),
+    "train/model-missing-folder": lambda c: c.train("--model", str(c.tmp / "no-model")),
+    "train/freeze-more-layers-than-model": lambda c: c.train(
+        "--method", "freeze", "method.trainable_layers=9"
+    ),
+    "train/lora-unknown-target": lambda c: c.train("method.target_modules=no_such_proj"),
+    "train/resume-missing-checkpoint": lambda c: c.train("--resume", str(c.tmp / "ckpt")),
+    "train/output-is-a-file": lambda c: c.train("--output", c.file("taken", "x")),
+    # plan
+    "plan/unknown-gpu": lambda c: ["plan", "--model", str(c.model), "--gpu", "gtx9999"],
+    "plan/missing-model-folder": lambda c: ["plan", "--model", str(c.tmp / "no-model")],
+    "plan/garbage-config": lambda c: ["plan", "--model", c.model_folder("{not json")],
+    "plan/unknown-model-type": lambda c: [
+        "plan",
+        "--model",
+        c.model_folder(json.dumps({"model_type": "no-such-arch"}), weights=True),
+    ],
+    "plan/bad-tokens": lambda c: ["plan", "--model", str(c.model), "--tokens", "lots"],
+    "plan/prices-missing": lambda c: ["plan", "--model", str(c.model), "--prices", str(c.tmp / "p.yaml")],
+    "plan/prices-malformed": lambda c: [
+        "plan",
+        "--model",
+        str(c.model),
+        "--prices",
+        c.file("p.yaml", "a: ["),
+    ],
+    # eval
+    "eval/not-a-run": lambda c: ["eval", str(c.tmp)],
+    "eval/run-without-adapter": lambda c: ["eval", c.run_copy("adapter")],
+    "eval/adapter-without-weights": lambda c: ["eval", c.run_copy("adapter/adapter_model.safetensors")],
+    "eval/garbage-adapter-config": lambda c: [
+        "eval",
+        (lambda r: (Path(r, "adapter", "adapter_config.json").write_text("{"), r)[1])(c.run_copy()),
+    ],
+    "eval/answers-not-labels": lambda c: ["eval", c.run_copy(), "--labels", "yes,no"],
+    "eval/binary-data": lambda c: ["eval", c.run_copy(), "--data", c.file("e.jsonl", PNG)],
+    "eval/zero-examples": lambda c: ["eval", c.run_copy(), "--max-examples", "0"],
+    # export
+    "export/not-a-run": lambda c: ["export", str(c.tmp), "--merge"],
+    "export/run-without-adapter": lambda c: ["export", c.run_copy("adapter"), "--merge"],
+    "export/unknown-gguf-type": lambda c: ["export", c.run_copy(), "--gguf", "q9_z"],
+    "export/adapter-without-weights": lambda c: [
+        "export",
+        c.run_copy("adapter/adapter_model.safetensors"),
+        "--merge",
+    ],
+    "export/run-garbage-summary": lambda c: [
+        "export",
+        (lambda r: (Path(r, "summary.json").write_text("{oops"), r)[1])(c.run_copy()),
+        "--merge",
+    ],
+    # compare
+    "compare/unknown-strategy": lambda c: (
+        ["compare", "--model", str(c.model), "--data", str(c.data)]
+        + ["--strategies", "lora,warp", "--output", str(c.tmp / "cmp")]
+    ),
+    "compare/negative-budget": lambda c: (
+        ["compare", "--model", str(c.model), "--data", str(c.data)]
+        + ["--budget-steps", "-1", "--output", str(c.tmp / "cmp")]
+    ),
+    "compare/binary-data": lambda c: (
+        ["compare", "--model", str(c.model), "--data", c.file("d.jsonl", PNG)]
+        + ["--strategies", "lora", "--budget-steps", "1", "--output", str(c.tmp / "cmp")]
+    ),
+    # sweep
+    "sweep/file-missing": lambda c: ["sweep", str(c.tmp / "nope.yaml")],
+    "sweep/no-sweep-section": lambda c: ["sweep", c.sweep(None), "--output", str(c.tmp / "sw")],
+    "sweep/empty-space": lambda c: ["sweep", c.sweep({"space": {}}), "--output", str(c.tmp / "sw")],
+    "sweep/unknown-space-field": lambda c: [
+        "sweep",
+        c.sweep({"space": {"train.learnin_rate": {"low": 1e-4, "high": 1e-3, "log": True}}}),
+        "--output",
+        str(c.tmp / "sw"),
+    ],
+    "sweep/binary-data": lambda c: [
+        "sweep",
+        c.sweep({"space": {"method.rank": {"choices": [4, 8]}}}, data={"path": c.file("d.jsonl", PNG)}),
+        "--output",
+        str(c.tmp / "sw"),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_model, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("bad-inputs")
+    return train_tiny_run(tiny_model, write_faq(root / "faq.jsonl"), root / "run")
+
+
+def _files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+def test_the_corpus_is_large_and_covers_every_verb():
+    verbs = {name.split("/")[0] for name in CASES}
+    assert len(CASES) >= 30
+    assert verbs == {"train", "plan", "eval", "export", "compare", "sweep"}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_is_one_line_and_exit_2(name, tiny_model, finished_run, tmp_path, capsys):
+    data = Path(write_faq(tmp_path / "faq.jsonl"))
+    case = Case(tmp_path, tiny_model, data, finished_run)
+    argv = CASES[name](case)
+    before = _files(tmp_path) | _files(finished_run)
+    capsys.readouterr()
+    code = main(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err, err
+    assert code == 2, err
+    assert len(lines) <= 3, err
+    assert lines and lines[-1].startswith("error: "), err
+    new = (_files(tmp_path) | _files(finished_run)) - before
+    looks_complete = [p for p in new if p.name in COMPLETE or p.suffix in COMPLETE_SUFFIXES]
+    assert not looks_complete, looks_complete
