@@ -288,39 +288,60 @@ def test_accuracy_objective_without_a_metric_is_one_line_exit_2(sweep_file, caps
     assert len(err) == 1 and "needs a task metric" in err[0]
 
 
-def test_task_metric_on_plain_text_is_one_line_exit_2(sweep_file, capsys):
-    import yaml
-
-    path = sweep_file(
-        {"sampler": "random", "trials": 1, "space": SPACE, "metric": "f1"}, train={"max_steps": 1}
-    )
-    text = path.parent / "text.jsonl"
-    text.write_text("".join(json.dumps({"text": f"plain sentence number {i}."}) + "\n" for i in range(40)))
+def with_data(path: Path, records: list[dict]) -> Path:
+    """The sweep file at `path`, now on these records."""
+    data = path.parent / "other.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
     config = yaml.safe_load(path.read_text())
-    config["data"]["path"] = str(text)
+    config["data"]["path"] = str(data)
     path.write_text(yaml.safe_dump(config))
-    assert main(["sweep", str(path), "--output", str(path.parent / "text"), "--no-progress"]) == 2
-    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
-    assert len(err) == 1 and "plain text only" in err[0]
+    return path
+
+
+PLAIN_TEXT = [{"text": f"plain sentence number {i}."} for i in range(40)]
+YES_NO = [{"instruction": f"Is {i} even?", "output": "yes" if i % 2 == 0 else "no"} for i in range(40)]
+
+
+@pytest.mark.parametrize(
+    "objective, records, needles",
+    [
+        ({"metric": "f1"}, PLAIN_TEXT, ["sweep.metric f1", "plain text (text format)", "no answers"]),
+        ({"metric": "f1", "objectives": ["accuracy"]}, PLAIN_TEXT, ["plain text (text format)"]),
+        (
+            {"metric": "accuracy", "metric_labels": ["maybe"], "objectives": ["accuracy"]},
+            YES_NO,
+            ["held-out answer", "is none of sweep.metric_labels (maybe)"],
+        ),
+    ],
+    ids=["metric-on-plain-text", "accuracy-objective-on-plain-text", "answers-outside-the-labels"],
+)
+def test_a_metric_the_data_cannot_give_is_one_line_before_any_trial(
+    sweep_file, capfd, objective, records, needles
+):
+    path = with_data(sweep_file({"sampler": "random", "trials": 2, "space": SPACE, **objective}), records)
+    out = path.parent / "nometric"
+    capfd.readouterr()
+    assert main(["sweep", str(path), "--output", str(out), "--no-progress"]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and all(n in err[0] for n in needles), err
+    assert not out.exists()  # no trial ran: no sweep folder, no trials/ (it used to train one first)
 
 
 def test_a_workers_user_error_is_one_line_and_the_sweep_exits_2(sweep_file, capfd):
-    # Plain-text data with a task metric: the worker's trial trains, then stops on a user error.
-    path = sweep_file(
-        {"sampler": "random", "trials": 1, "workers": 2, "space": SPACE, "metric": "f1"},
-        train={"max_steps": 1},
-    )
-    text = path.parent / "text.jsonl"
-    text.write_text("".join(json.dumps({"text": f"plain sentence number {i}."}) + "\n" for i in range(40)))
-    config = yaml.safe_load(path.read_text())
-    config["data"]["path"] = str(text)
-    path.write_text(yaml.safe_dump(config))
+    # Workers on a storage that stopped answering after the sweep was prepared: each says so in one line.
+    from thrifty.sweep.objective import SweepPlan
+    from thrifty.sweep.runner import prepare, run_workers
+
+    path = sweep_file({"sampler": "random", "trials": 2, "space": SPACE}, train={"max_steps": 1})
+    plan = prepare(path, {}, str(path.parent / "w"))
+    plan.storage = "postgresql://nobody@127.0.0.1:1/none"
+    plan.save()
     capfd.readouterr()
-    assert main(["sweep", str(path), "--output", str(path.parent / "w"), "--no-progress"]) == 2
+    assert run_workers(SweepPlan.load(Path(plan.sweep_dir)), 2, 2, None) == 2
     err = capfd.readouterr().err
     assert "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("error")]
-    assert len(errors) == 1 and "plain text only" in errors[0]
+    assert len(errors) == 2 and all("cannot open sweep storage" in line for line in errors)
 
 
 def test_the_sweep_exit_status_follows_its_workers():

@@ -12,7 +12,7 @@ import optuna
 
 from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR, UserError
 from thrifty.sweep.objective import Objective, SweepPlan, results_callback, sync_results
-from thrifty.sweep.settings import SweepSettings, parse_settings, read_sweep_file
+from thrifty.sweep.settings import SweepSettings, check_objective_data, parse_settings, read_sweep_file
 from thrifty.sweep.space import check_endpoints, grid_configs, parse_space
 from thrifty.sweep.storage import default_url, load_study, open_storage, study_user_attrs
 
@@ -44,6 +44,7 @@ def prepare(path: Path, overrides: dict[str, Any], output: str | None) -> SweepP
     check_endpoints(base, space)
     if "cost_usd" in settings.objectives and not (settings.gpu or settings.usd_per_hour):
         raise UserError(f"{path}: objective cost_usd needs sweep.gpu or sweep.usd_per_hour to price trials")
+    check_objective_data(settings, full, str(path))  # before the sweep folder exists
     trials = count_trials(settings, space)
     sweep_dir = Path(output or Path("runs") / f"sweep-{settings.domain}")
     url, study_name = open_sweep_dir(settings, sweep_dir, trials)

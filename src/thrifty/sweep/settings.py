@@ -123,3 +123,49 @@ def parse_settings(raw: dict[str, Any], source: str) -> SweepSettings:
         return SweepSettings.model_validate(raw)
     except ValidationError as exc:
         raise UserError(f"{source}: sweep.{describe_validation_error(exc)}") from None
+
+
+def check_objective_data(settings: SweepSettings, config, source: str) -> None:
+    """A task metric scores answers generated for held-out questions against their reference answers:
+    refuse data that has none (plain text) or whose answers are outside metric_labels, before any
+    trial trains (otherwise `thrifty eval` would stop the sweep after the first trial's training)."""
+    if not settings.metric or not config.data.path:
+        return
+    where, fmt, references = held_out_references(config, settings.metric_examples)
+    if not references:
+        raise UserError(
+            f"{source}: sweep.metric {settings.metric} scores generated answers against reference answers, "
+            f"but {where} is plain text ({fmt} format) with no answers to score; use an instruction format "
+            "(alpaca, chat, sharegpt, prompt_completion), or drop sweep.metric and the accuracy objective "
+            "to rank trials by eval_loss"
+        )
+    if settings.metric_labels:
+        from thrifty.eval.metrics import to_label
+
+        bad = next((r for r in references if to_label(r, settings.metric_labels) is None), None)
+        if bad is not None:
+            raise UserError(
+                f"{source}: held-out answer {bad[:60]!r} in {where} is none of sweep.metric_labels "
+                f"({', '.join(settings.metric_labels)}); list every label the answers use"
+            )
+
+
+def held_out_references(config, count: int) -> tuple[str, str, list[str]]:
+    """(source, format, reference answers) of the first `count` held-out examples, the ones a
+    trial's task metric scores: data.eval_path, else the seeded hold-out of data.path, as
+    `thrifty eval` picks them."""
+    from thrifty.data import load_examples, split_examples
+
+    data = config.data
+    if data.eval_path:
+        examples, fmt = load_examples(data.eval_path, data)
+        where = data.eval_path
+    else:
+        examples, fmt = load_examples(data.path, data)
+        examples = split_examples(examples, data.val_fraction, config.train.seed)[1]
+        where = f"{data.path} (held-out part)"
+    references = []
+    for example in examples[:count]:
+        answers = [m["content"] for m in example.get("messages") or [] if m["role"] == "assistant"]
+        references += answers[-1:]  # the last assistant turn is what the model answers
+    return where, fmt, references
