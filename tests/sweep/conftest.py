@@ -15,16 +15,19 @@ from tests.conftest import FAQ
 
 @pytest.fixture
 def sweep_file(tmp_path, tiny_model):
-    """Write a sweep YAML on the tiny model and 40 FAQ records; returns a function(sweep=..., **train)."""
+    """Write a sweep YAML on the tiny model and 40 FAQ records; returns a function(sweep, train,
+    checkpoint) taking the sections' extra fields."""
     data = tmp_path / "faq.jsonl"
     data.write_text("".join(__import__("json").dumps(r) + "\n" for r in FAQ * 10))
 
-    def write(sweep: dict, train: dict | None = None, name: str = "sweep.yaml") -> Path:
+    def write(
+        sweep: dict, train: dict | None = None, name: str = "sweep.yaml", checkpoint: dict | None = None
+    ) -> Path:
         config = {
             "model": {"name": str(tiny_model)},
             "data": {"path": str(data), "max_seq_len": 64},
             "train": {"max_steps": 6, "logging_steps": 1, **(train or {})},
-            "checkpoint": {"every_minutes": None},
+            "checkpoint": {"every_minutes": None, **(checkpoint or {})},
             "sweep": {"domain": "faq", **sweep},
         }
         path = tmp_path / name

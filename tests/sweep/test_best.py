@@ -84,3 +84,14 @@ def test_a_failed_grid_point_is_queued_again_on_resume(tmp_path):
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert [t.system_attrs["fixed_params"] for t in waiting] == [{"method.rank": 16}]
     assert enqueue_first(SweepPlan.load(tmp_path), study, []) == 0  # queued once
+
+
+def test_a_failed_grid_point_queued_again_continues_its_run_folder(tmp_path):
+    study = open_plan_study(plan_in(tmp_path, sampler="grid"))
+    for rank in (2, 4, 8):
+        add(study, rank, [3.0])
+    folder = str(tmp_path / "trials" / "trial-0003")
+    add(study, 16, state=optuna.trial.TrialState.FAIL, run_dir=folder)  # e.g. a Ctrl-C outside training
+    assert enqueue_first(SweepPlan.load(tmp_path), study, []) == 1
+    (waiting,) = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert waiting.user_attrs == {"run_dir": folder}  # the objective resumes it from its checkpoints

@@ -15,6 +15,7 @@ from thrifty.errors import Preempted
 from thrifty.sweep.results import RESULTS, ResultRow, append_row
 from thrifty.sweep.settings import SweepSettings
 from thrifty.sweep.space import apply_params, decode_choice, parse_space
+from thrifty.sweep.storage import retried_trial_number, retry_callback
 
 PLAN = "sweep.json"  # everything a worker needs, written by the parent before any trial starts
 
@@ -77,6 +78,16 @@ class Objective:
         self.progress = progress
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
+        try:
+            return self.run(trial)
+        except (Preempted, KeyboardInterrupt):
+            # Stop the sweep (the exception leaves optimize(); Optuna marks this trial failed) and
+            # queue the same values again, so the resumed sweep retries this config first, from the
+            # checkpoint the preemption wrote (or the finished run, if training was already done).
+            queue_retry(trial)
+            raise
+
+    def run(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         from thrifty.sweep.pruning import PruningCallback
         from thrifty.train.run import train
 
@@ -84,17 +95,19 @@ class Objective:
         twin = finished_twin(trial)
         if twin is not None:
             return self.reuse(trial, twin)
-        run_dir = Path(self.plan.sweep_dir) / "trials" / f"trial-{trial.number:04d}"
-        base = {**self.plan.base, "output": {"dir": str(run_dir), "overwrite": True}}
+        run_dir, resume = trial_run_dir(self.plan, trial)
+        trial.set_user_attr("run_dir", str(run_dir))  # a retry of this trial continues this folder
+        # A fresh trial replaces whatever a deleted study left in its folder; a retry keeps it.
+        base = {**self.plan.base, "output": {"dir": str(run_dir), "overwrite": not resume}}
         config = apply_params(base, params, source=f"trial {trial.number}")
-        pruning = PruningCallback(trial) if self.settings.pruner != "none" else None
-        print(f"sweep: trial {trial.number} {json.dumps(params)}", file=sys.stderr)
+        pruning = PruningCallback(trial, self.settings) if self.settings.pruner != "none" else None
+        again = f" (continues {run_dir.name})" if resume else ""
+        print(f"sweep: trial {trial.number} {json.dumps(params)}{again}", file=sys.stderr)
         try:
-            summary = train(config, progress=self.progress, callbacks=[pruning] if pruning else None).summary
+            resumed = "auto" if resume else None
+            callbacks = [pruning] if pruning else None
+            summary = train(config, progress=self.progress, resume=resumed, callbacks=callbacks).summary
         except Preempted:
-            # Stop the sweep (the exception leaves optimize(); Optuna marks this trial failed) and
-            # queue the same values again, so the resumed sweep retries this config first.
-            trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
             raise
         except Exception as exc:  # one bad config (say out of memory) fails its trial, not the sweep
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -168,6 +181,31 @@ class Objective:
         for key, value in measured.items():
             trial.set_user_attr(key, value)
         return [measured[name] for name in self.settings.objectives]
+
+
+def trial_run_dir(plan: SweepPlan, trial: optuna.Trial) -> tuple[Path, bool]:
+    """(run folder, whether to resume it): a retried trial continues its original's folder from the
+    newest verified checkpoint there; any other trial starts trials/trial-NNNN afresh.
+
+    A retry is known by the folder it inherited (Optuna's heartbeat retry and `queue_retry` copy the
+    user attrs; a resumed grid queues a failed point with its folder), else by Optuna's `failed_trial`.
+    """
+    trials = Path(plan.sweep_dir) / "trials"
+    frozen = trial.study.get_trials(deepcopy=False)[trial.number]
+    if frozen.user_attrs.get("run_dir"):
+        return Path(frozen.user_attrs["run_dir"]), True
+    failed = retried_trial_number(frozen)
+    if failed is not None:
+        return trials / f"trial-{failed:04d}", True
+    return trials / f"trial-{trial.number:04d}", False
+
+
+def queue_retry(trial: optuna.Trial) -> None:
+    """Queue an interrupted trial again, as Optuna's heartbeat retry would: same values, user attrs
+    (its run folder) and eval-loss reports, marked `failed_trial` (so no design point is taken)."""
+    frozen = trial.study.get_trials(deepcopy=False)[trial.number]
+    # No retry limit: each preemption leaves a checkpoint, so every retry gets further.
+    retry_callback(max_retry=None)(trial.study, frozen)
 
 
 def finished_twin(trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:

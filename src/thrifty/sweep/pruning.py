@@ -23,9 +23,14 @@ class PruningCallback(TrainerCallback):
     of how far it got; the objective raises `TrialPruned` afterwards.
     """
 
-    def __init__(self, trial: optuna.Trial):
+    def __init__(self, trial: optuna.Trial, settings):
         self.trial = trial
         self.pruned_at: int | None = None
+        # The pruner ranks trials in the study's direction; it always judges eval loss (lower is better),
+        # so a maximised objective (accuracy) gets the negated loss, or it would keep the worst trials.
+        self.sign = -1.0 if settings.direction(settings.objectives[0]) == "maximize" else 1.0
+        # Evaluations a retried trial inherited from the run it resumes (the resumed run repeats them).
+        self.reported = set(trial.study.get_trials(deepcopy=False)[trial.number].intermediate_values)
         self.evals = 0
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
@@ -33,8 +38,12 @@ class PruningCallback(TrainerCallback):
             return
         # The pruners' resource unit is the evaluation count (1, 2, 3...): halving's rungs at
         # min_resource x 3^k then fall on evaluations 1, 3, 9 whatever the eval interval in steps.
-        self.evals += 1
-        self.trial.report(float(metrics["eval_loss"]), self.evals)
+        # Counted from the step, so a run resumed from a checkpoint keeps counting where it was.
+        self.evals = state.global_step // args.eval_steps if args.eval_steps else self.evals + 1
+        if self.evals in self.reported:  # the final evaluation after the last in-loop one, or a replay
+            return
+        self.reported.add(self.evals)
+        self.trial.report(self.sign * float(metrics["eval_loss"]), self.evals)
         if self.trial.should_prune():
             self.pruned_at = state.global_step
             control.should_training_stop = True

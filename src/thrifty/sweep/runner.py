@@ -1,16 +1,19 @@
 """`thrifty sweep FILE`: prepare the plan once, then run trials in this process or N local workers."""
 
+import json
 import logging
 import math
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import optuna
 
-from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR, UserError
+from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR, Preempted, UserError
 from thrifty.sweep.objective import Objective, SweepPlan, results_callback, sync_results
 from thrifty.sweep.settings import SweepSettings, check_objective_data, parse_settings, read_sweep_file
 from thrifty.sweep.space import check_endpoints, grid_configs, parse_space
@@ -172,13 +175,21 @@ def enqueue_first(plan: SweepPlan, study: optuna.Study, suggestions: list[dict[s
     from thrifty.sweep.space import encode_choice
 
     queued = grid_configs(parse_space(plan.space)) if plan.sweep.sampler == "grid" else []
-    tried = [t for t in study.get_trials(deepcopy=False) if t.state != optuna.trial.TrialState.FAIL]
+    trials = study.get_trials(deepcopy=False)
+    tried = [t for t in trials if t.state != optuna.trial.TrialState.FAIL]
     seen = [t.params for t in tried] + [t.system_attrs.get("fixed_params", {}) for t in tried]
+    # A failed point's run folder: queued again, it resumes from the checkpoints that run left.
+    folders = {
+        json.dumps(t.params, sort_keys=True): t.user_attrs["run_dir"]
+        for t in trials
+        if t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("run_dir")
+    }
     added = 0
     for params in suggestions + queued:
         params = {k: encode_choice(v) for k, v in params.items()}
         if params not in seen:
-            study.enqueue_trial(params)
+            folder = folders.get(json.dumps(params, sort_keys=True))
+            study.enqueue_trial(params, user_attrs={"run_dir": folder} if folder else None)
             seen.append(params)
             added += 1
     return added
@@ -246,13 +257,33 @@ def run_trials(plan: SweepPlan, n_trials: int, timeout: float | None, worker: in
     # objective already says why a trial failed, and a user error or preemption is told in one line.
     logging.getLogger("optuna.study._optimize").setLevel(logging.ERROR)
     study = open_plan_study(plan, worker)
-    study.optimize(
-        Objective(plan),
-        n_trials=n_trials,
-        timeout=timeout,
-        callbacks=budget_callbacks(plan),
-        show_progress_bar=progress,
-    )
+    with StopOnSigterm():
+        study.optimize(
+            Objective(plan),
+            n_trials=n_trials,
+            timeout=timeout,
+            callbacks=budget_callbacks(plan),
+            show_progress_bar=progress,
+        )
+
+
+class StopOnSigterm:
+    """Between trainings a SIGTERM would kill the process where it stands; raise Preempted instead, as
+    training does (which installs its own handler meanwhile): the trial in progress is queued again
+    and the sweep exits 75."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():  # only it receives signals
+            self.old = signal.signal(signal.SIGTERM, self.handle)
+        return self
+
+    def handle(self, signum, frame):
+        raise Preempted("SIGTERM")
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
 
 
 def run_sweep(plan: SweepPlan, suggestions: list[dict[str, Any]], progress: bool = True) -> optuna.Study:
@@ -288,6 +319,33 @@ def workers_exit(codes: list[int]) -> int:
     return 1 if any(codes) else 0
 
 
+class ForwardStops:
+    """While workers run, SIGTERM, SIGINT or SIGHUP to this process is passed on to each worker as
+    SIGTERM: it checkpoints its trial, queues it again and exits 75 (so the sweep does too). Killed
+    alone, this process would leave its workers training on, unseen."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+    def __init__(self, procs: list):
+        self.procs, self.old, self.stopped = procs, {}, False
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.old = {sig: signal.signal(sig, self.forward) for sig in self.SIGNALS}
+        return self
+
+    def forward(self, signum, frame):
+        print(f"sweep: {signal.Signals(signum).name}: stopping the workers", file=sys.stderr)
+        self.stopped = True
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+
+    def __exit__(self, *exc):
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+
+
 def run_workers(plan: SweepPlan, remaining: int, workers: int, timeout: float | None) -> int:
     """N local processes on the shared storage, each with an even share of the remaining trials."""
     shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
@@ -302,12 +360,16 @@ def run_workers(plan: SweepPlan, remaining: int, workers: int, timeout: float | 
     # SmolLM2 training ~10x slower (2-3 vs ~28 tokens/s). Split the cores unless the user chose.
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     procs = []
-    for i, share in enumerate(s for s in shares if s):
-        command = [sys.executable, "-m", "thrifty.sweep.worker", plan.sweep_dir, str(share), str(i)]
-        if timeout:
-            command.append(str(timeout))
-        procs.append(subprocess.Popen(command, env=env))
-    codes = [p.wait() for p in procs]
+    with ForwardStops(procs) as stop:
+        for i, share in enumerate(s for s in shares if s):
+            if stop.stopped:  # a signal came while the workers were starting: start no more
+                break
+            command = [sys.executable, "-m", "thrifty.sweep.worker", plan.sweep_dir, str(share), str(i)]
+            if timeout:
+                command.append(str(timeout))
+            # Their own session: a terminal's Ctrl-C reaches only this process, which tells each worker once.
+            procs.append(subprocess.Popen(command, env=env, start_new_session=True))
+        codes = [p.wait() for p in procs]
     if any(codes):
         print(
             f"sweep: worker exit codes {codes}; rerun the same command to resume (after fixing an error)",

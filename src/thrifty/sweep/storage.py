@@ -1,9 +1,11 @@
 """Optuna storage: SQLite in the sweep folder by default, any SQLAlchemy URL for several machines.
 
 Heartbeats let a surviving worker notice a trial whose worker died; `RetryHeartbeatStaleTrialCallback`
-(Optuna 4.9+'s name for `RetryFailedTrialCallback`) then queues the same parameters again, so no trial is silently lost.
+(Optuna 4.9+'s name for `RetryFailedTrialCallback`) then queues the same parameters again, so no trial is
+silently lost; the retry continues the dead trial's run folder from its last checkpoint (objective.py).
 """
 
+import warnings
 from pathlib import Path
 
 import optuna
@@ -25,8 +27,6 @@ def default_url(sweep_dir: Path) -> str:
 
 def open_storage(url: str) -> optuna.storages.RDBStorage:
     """Connect (creating tables when new); an unreachable URL is a one-line user error."""
-    import warnings
-
     try:
         with warnings.catch_warnings():  # heartbeats are marked experimental; they are what we want
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -34,9 +34,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                 url,
                 heartbeat_interval=HEARTBEAT_SECONDS,
                 grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                    max_retry=MAX_RETRY
-                ),
+                heartbeat_stale_trial_callback=retry_callback(MAX_RETRY),
                 engine_kwargs=engine_kwargs(url),
             )
     except Exception as exc:  # sqlalchemy raises many types (OperationalError, ArgumentError, import errors)
@@ -44,6 +42,23 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         raise UserError(
             f"cannot open sweep storage {redact(url)}: {reason}; check the URL, the server and credentials"
         ) from None
+
+
+def retry_callback(max_retry: int | None) -> optuna.storages.RetryHeartbeatStaleTrialCallback:
+    """Optuna's retry of a failed trial (same values and user attrs, marked `failed_trial`). It keeps
+    the eval-loss reports too: the retry resumes the same run, so its pruner must see them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(
+            max_retry=max_retry, inherit_intermediate_values=True
+        )
+
+
+def retried_trial_number(trial: optuna.trial.FrozenTrial) -> int | None:
+    """The number of the first trial of the retry chain `trial` belongs to (None: not a retry)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(trial)
 
 
 def engine_kwargs(url: str) -> dict:
