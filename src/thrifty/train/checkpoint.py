@@ -117,6 +117,22 @@ def verify(folder: Path) -> str | None:
     return None
 
 
+def replace_folder(tmp: Path, final: Path) -> None:
+    """Make `final` hold tmp's complete contents, never a half-written or half-deleted folder: fsync every
+    file, move an old copy aside (one rename), rename tmp into place, then delete the old copy."""
+    for path in tmp.rglob("*"):
+        if path.is_file():
+            _fsync_file(path)
+    _fsync_dir(tmp)
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)  # left by a run killed during a previous replace
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    _fsync_dir(final.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def publish(tmp: Path, run_dir: Path, step: int, extra: dict[str, Any]) -> Path:
     """Manifest last, fsync, then one rename makes the checkpoint appear complete or not at all."""
     write_manifest(tmp, step, extra)

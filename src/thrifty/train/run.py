@@ -325,18 +325,21 @@ def build_trainer(
 
 def save_outputs(model, tokenizer, run_dir: Path) -> None:
     """The adapter in standard PEFT format (`adapter/`), or the whole model for methods that train
-    base weights (`model/`, safetensors), plus the tokenizer; each renamed into place when complete."""
+    base weights (`model/`, safetensors), plus the tokenizer. Each is written as NAME.tmp and renamed
+    into place once complete and fsync'd, the weights last: their folder present means the tokenizer
+    is complete too, and summary.json (written after) means the run is."""
     from peft import PeftModel
 
+    from thrifty.train.checkpoint import replace_folder
+
     weights = "adapter" if isinstance(model, PeftModel) else "model"
-    for name, obj in ((weights, model), ("tokenizer", tokenizer)):
-        tmp, final = run_dir / f"{name}.tmp", run_dir / name
+    for name, obj in (("tokenizer", tokenizer), (weights, model)):
+        tmp = run_dir / f"{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         obj.save_pretrained(str(tmp))
         if name == "model":
             tokenizer.save_pretrained(str(tmp))  # a whole model folder loads on its own (--model RUN/model)
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        replace_folder(tmp, run_dir / name)
     shutil.rmtree(run_dir / "trainer", ignore_errors=True)
 
 
