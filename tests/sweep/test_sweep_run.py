@@ -136,9 +136,10 @@ def test_bad_input_is_one_stderr_line_exit_2_before_any_work(sweep_file, capfd, 
 def test_interrupted_sweep_resumes_and_finalize_trains_the_best(sweep_file, capsys):
     path = sweep_file({"sampler": "lhs", "trials": 3, "space": SPACE, "search_fraction": 0.5})
     out = path.parent / "resume"
-    # Stopped by the minutes budget after its first trial, as an interruption would stop it.
+    # Stopped by the dollar budget after its first trial ($1,000 per training second), as an
+    # interruption would stop it.
     args = ["--output", str(out), "--no-progress"]
-    assert main(["sweep", str(path), *args, "--budget-minutes", "0.001"]) == 0
+    assert main(["sweep", str(path), *args, "--budget-dollars", "1", "--usd-per-hour", "3600000"]) == 0
     assert len(rows_of(out)) == 1
     assert main(["sweep", str(path), *args]) == 0  # trials: 3 from the file
     rows = rows_of(out)
@@ -241,15 +242,27 @@ def test_dollar_budget_stops_the_sweep(sweep_file, capsys):
     assert len(rows_of(out)) == 1 and "already spent" in capsys.readouterr().err
 
 
-def test_minutes_budget_stops_starting_trials(sweep_file, capsys):
-    # 0.001 min = 60 ms: the first trial takes longer, so no second one starts.
+def test_minutes_budget_stops_starting_trials(sweep_file, capsys, monkeypatch):
+    import time
+
+    import thrifty.train.run
+
+    # 0.03 min = 1.8 s: the first trial starts at once and trains for 2.5 s or more, so no second starts.
+    original = thrifty.train.run.train
+
+    def slow_train(*args, **kwargs):
+        time.sleep(2.5)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(thrifty.train.run, "train", slow_train)
     path = sweep_file({"sampler": "random", "trials": 4, "space": SPACE}, train={"max_steps": 2})
     out = path.parent / "minutes"
-    assert main(["sweep", str(path), "--output", str(out), "--budget-minutes", "0.001", "--no-progress"]) == 0
+    budget = ["--budget-minutes", "0.03", "--no-progress"]
+    assert main(["sweep", str(path), "--output", str(out), *budget]) == 0
     assert len(rows_of(out)) == 1
     # The budget spans resumes: rerun with the same budget, nothing new starts; without one, it goes on.
     capsys.readouterr()
-    assert main(["sweep", str(path), "--output", str(out), "--budget-minutes", "0.001", "--no-progress"]) == 0
+    assert main(["sweep", str(path), "--output", str(out), *budget]) == 0
     assert len(rows_of(out)) == 1 and "budget was spent by earlier runs" in capsys.readouterr().err
     assert main(["sweep", str(path), "--output", str(out), "--trials", "2", "--no-progress"]) == 0
     assert len(rows_of(out)) == 2

@@ -14,6 +14,7 @@ from typing import Any
 import optuna
 
 from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR, Preempted, UserError
+from thrifty.sweep.budget import SECONDS_SPENT, Budget, minutes_left, spent_dollars
 from thrifty.sweep.objective import Objective, SweepPlan, results_callback, sync_results
 from thrifty.sweep.settings import SweepSettings, check_objective_data, parse_settings, read_sweep_file
 from thrifty.sweep.space import check_endpoints, grid_configs, parse_space
@@ -23,8 +24,6 @@ FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 # Study user attr: the points of the lhs/sobol design, fixed when the study is created (the first
 # --trials), since a resumed sweep may ask for another number of trials.
 DESIGN_SIZE = "design_size"
-# Study user attr: wall seconds the earlier runs of this sweep took, so --budget-minutes spans resumes.
-SECONDS_SPENT = "seconds_spent"
 
 
 class WorkersFailed(Exception):
@@ -195,26 +194,13 @@ def enqueue_first(plan: SweepPlan, study: optuna.Study, suggestions: list[dict[s
     return added
 
 
-def budget_callbacks(plan: SweepPlan) -> list:
-    settings = plan.sweep
-    callbacks = [results_callback(plan), optuna.study.MaxTrialsCallback(plan.trials, states=FINISHED)]
-    if settings.budget_dollars:
-
-        def dollars(study: optuna.Study, _trial) -> None:
-            spent = spent_dollars(study)
-            if spent >= settings.budget_dollars:
-                print(
-                    f"sweep: ${spent:.4f} spent, budget ${settings.budget_dollars} reached", file=sys.stderr
-                )
-                study.stop()
-
-        callbacks.append(dollars)
-    return callbacks
-
-
-def spent_dollars(study: optuna.Study) -> float:
-    """The trials' summed cost_usd, as results.jsonl has it (a repeat spent nothing)."""
-    return sum(t.user_attrs.get("cost_usd") or 0.0 for t in study.get_trials(deepcopy=False))
+def budget_callbacks(plan: SweepPlan, budget: Budget) -> list:
+    """Run after each trial, in order: its results row, then whether the next one may start."""
+    return [
+        results_callback(plan),
+        optuna.study.MaxTrialsCallback(plan.trials, states=FINISHED),
+        budget.stop_if_reached,
+    ]
 
 
 def trials_to_run(plan: SweepPlan, study: optuna.Study) -> int:
@@ -240,15 +226,11 @@ def trials_to_run(plan: SweepPlan, study: optuna.Study) -> int:
     return max(0, plan.trials - done)
 
 
-def minutes_left(settings: SweepSettings, study: optuna.Study) -> float | None:
-    """Seconds left of --budget-minutes (None: no budget), after the earlier runs of a resumed sweep."""
-    if not settings.budget_minutes:
-        return None
-    return max(0.0, settings.budget_minutes * 60 - study.user_attrs.get(SECONDS_SPENT, 0.0))
+def run_trials(plan: SweepPlan, n_trials: int, deadline: float | None, worker: int, progress: bool) -> None:
+    """One worker: pull trials from the shared study until its share, the budget, or the grid runs out.
 
-
-def run_trials(plan: SweepPlan, n_trials: int, timeout: float | None, worker: int, progress: bool) -> None:
-    """One worker: pull trials from the shared study until its share, the budget, or the grid runs out."""
+    `deadline` (time.time() seconds) ends --budget-minutes for all workers alike; it and the shared
+    spend are checked before every trial, the first included (budget.py states the bound)."""
     from thrifty.quiet import quiet_libraries
 
     quiet_libraries()
@@ -257,12 +239,16 @@ def run_trials(plan: SweepPlan, n_trials: int, timeout: float | None, worker: in
     # objective already says why a trial failed, and a user error or preemption is told in one line.
     logging.getLogger("optuna.study._optimize").setLevel(logging.ERROR)
     study = open_plan_study(plan, worker)
+    budget = Budget(plan.sweep.budget_dollars, deadline)
+    reason = budget.reached(study)
+    if reason:
+        print(f"sweep: {reason}; no new trial starts", file=sys.stderr)
+        return
     with StopOnSigterm():
         study.optimize(
             Objective(plan),
             n_trials=n_trials,
-            timeout=timeout,
-            callbacks=budget_callbacks(plan),
+            callbacks=budget_callbacks(plan, budget),
             show_progress_bar=progress,
         )
 
@@ -292,14 +278,14 @@ def run_sweep(plan: SweepPlan, suggestions: list[dict[str, Any]], progress: bool
     study = open_plan_study(plan)
     enqueue_first(plan, study, suggestions)
     remaining = trials_to_run(plan, study)
-    timeout = minutes_left(settings, study)
+    deadline = Budget.of(settings, study).deadline
     code = 0
     segment = time.monotonic()
     try:
         if remaining and settings.workers == 1:
-            run_trials(plan, remaining, timeout, 0, progress)
+            run_trials(plan, remaining, deadline, 0, progress)
         elif remaining:
-            code = run_workers(plan, remaining, settings.workers, timeout)
+            code = run_workers(plan, remaining, settings.workers, deadline)
     finally:  # an interrupted run's minutes count too (a SIGKILL loses only this run's)
         spent = study.user_attrs.get(SECONDS_SPENT, 0.0) + time.monotonic() - segment
         study.set_user_attr(SECONDS_SPENT, spent)
@@ -346,7 +332,7 @@ class ForwardStops:
             signal.signal(sig, handler)
 
 
-def run_workers(plan: SweepPlan, remaining: int, workers: int, timeout: float | None) -> int:
+def run_workers(plan: SweepPlan, remaining: int, workers: int, deadline: float | None) -> int:
     """N local processes on the shared storage, each with an even share of the remaining trials."""
     shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
     import os
@@ -365,8 +351,8 @@ def run_workers(plan: SweepPlan, remaining: int, workers: int, timeout: float | 
             if stop.stopped:  # a signal came while the workers were starting: start no more
                 break
             command = [sys.executable, "-m", "thrifty.sweep.worker", plan.sweep_dir, str(share), str(i)]
-            if timeout:
-                command.append(str(timeout))
+            if deadline is not None:
+                command.append(repr(deadline))
             # Their own session: a terminal's Ctrl-C reaches only this process, which tells each worker once.
             procs.append(subprocess.Popen(command, env=env, start_new_session=True))
         codes = [p.wait() for p in procs]

@@ -1,4 +1,7 @@
-"""A local sweep worker process: `python -m thrifty.sweep.worker SWEEP_DIR N_TRIALS WORKER [TIMEOUT_S]`."""
+"""A local sweep worker process: `python -m thrifty.sweep.worker SWEEP_DIR N_TRIALS WORKER [DEADLINE]`.
+
+DEADLINE: the time.time() (seconds since the epoch) after which --budget-minutes lets no trial start,
+the same for every worker of the sweep."""
 
 import sys
 from pathlib import Path
@@ -13,8 +16,8 @@ def main(argv: list[str]) -> int:
     (the parent sweep's exit status follows its workers')."""
     try:
         plan = SweepPlan.load(Path(argv[0]))
-        timeout = float(argv[3]) if len(argv) > 3 else None
-        run_trials(plan, int(argv[1]), timeout, int(argv[2]), progress=False)
+        deadline = float(argv[3]) if len(argv) > 3 else None
+        run_trials(plan, int(argv[1]), deadline, int(argv[2]), progress=False)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
