@@ -1,7 +1,5 @@
 """Every weight trains: full fine-tuning, freezing all but some layers, and training from scratch."""
 
-import torch
-
 from thrifty.errors import UserError
 from thrifty.methods.registry import register
 
@@ -50,6 +48,8 @@ def apply_freeze(model, config):
 
 def decoder_layers(model) -> list:
     """The model's stack of decoder blocks: the longest ModuleList."""
+    import torch  # here, not at the top: validating a config imports this module, and torch takes seconds
+
     stacks = [m for m in model.modules() if isinstance(m, torch.nn.ModuleList)]
     if not stacks:
         raise UserError("method freeze: cannot find the model's decoder layers; use method.trainable_modules")
