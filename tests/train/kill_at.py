@@ -1,8 +1,11 @@
-"""Run `thrifty train` in this process and send it a signal at an exact point of training.
+"""Run `thrifty train` in this process and send it signals at an exact point of the run.
 
-Usage: python kill_at.py STEP SIGNAL {step,micro} -- thrifty train arguments...
+Usage: python kill_at.py STEP SIGNAL[,SIGNAL...] {step,micro,eval,save} -- thrifty train arguments...
 `step`: right after optimizer step STEP (before its checkpoint is written); `micro`: after the first
-micro-batch of the step following STEP (between gradient-accumulation micro-steps).
+micro-batch of the step following STEP (between gradient-accumulation micro-steps); `eval`: after the
+first batch of an evaluation at global step STEP (STEP = max_steps: the final one); `save`: inside the
+final save, once the weights are written to their temporary folder and before it is renamed into
+place (STEP unused). The signals are sent one after another (SIGTERM,SIGTERM: the second one exits).
 """
 
 import os
@@ -16,36 +19,57 @@ from thrifty.cli import main
 
 
 class SignalAt(TrainerCallback):
-    def __init__(self, step: int, signum: int, where: str):
-        self.step, self.signum, self.where, self.sent = step, signum, where, False
+    def __init__(self, step: int, signums: list[int], where: str):
+        self.step, self.signums, self.where, self.sent = step, signums, where, False
 
-    def _fire(self):
+    def fire(self):
         if not self.sent:
             self.sent = True
-            os.kill(os.getpid(), self.signum)
+            for signum in self.signums:
+                os.kill(os.getpid(), signum)
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.where == "step" and state.global_step == self.step:
-            self._fire()
+            self.fire()
 
     def on_substep_end(self, args, state, control, **kwargs):
         if self.where == "micro" and state.global_step == self.step:
-            self._fire()
+            self.fire()
+
+    def on_prediction_step(self, args, state, control, **kwargs):
+        if self.where == "eval" and state.global_step == self.step:
+            self.fire()
 
 
-def install(step: int, signum: int, where: str) -> None:
-    original = run.build_trainer
+def install(step: int, signums: list[int], where: str) -> None:
+    signaller = SignalAt(step, signums, where)
+    build_trainer, save_outputs = run.build_trainer, run.save_outputs
 
-    def build_trainer(*args, **kwargs):
-        trainer, metrics = original(*args, **kwargs)
-        trainer.add_callback(SignalAt(step, signum, where))
+    def build_trainer_signalling(*args, **kwargs):
+        trainer, metrics = build_trainer(*args, **kwargs)
+        trainer.add_callback(signaller)
         return trainer, metrics
 
-    run.build_trainer = build_trainer
+    def save_outputs_signalling(model, tokenizer, run_dir):
+        save_weights = model.save_pretrained
+
+        def save_then_signal(*args, **kwargs):
+            save_weights(*args, **kwargs)
+            signaller.fire()
+
+        model.save_pretrained = save_then_signal  # an instance attribute: only this model, only this save
+        try:
+            save_outputs(model, tokenizer, run_dir)
+        finally:
+            del model.save_pretrained
+
+    run.build_trainer = build_trainer_signalling
+    if where == "save":
+        run.save_outputs = save_outputs_signalling
 
 
 if __name__ == "__main__":
-    step, name, where, sep, *rest = sys.argv[1:]
+    step, names, where, sep, *rest = sys.argv[1:]
     assert sep == "--"
-    install(int(step), getattr(signal, name), where)
+    install(int(step), [getattr(signal, name) for name in names.split(",")], where)
     sys.exit(main(rest))

@@ -201,6 +201,8 @@ class CheckpointCallback(TrainerCallback):
         self.last_step: int | None = None
         self.last_path: Path | None = None
         self.seconds: list[float] = []  # wall time each checkpoint held training up
+        self.train_loss: float | None = None  # set once trainer.train() returned: its mean loss per step
+        self.done_step: int | None = None  # step of the newest checkpoint marked "training done"
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.last_time = time.monotonic()
@@ -241,13 +243,17 @@ class CheckpointCallback(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         t0 = time.perf_counter()
         tmp = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        self._write_thrifty_state(tmp)
+        done = self._finished(state, control)
+        self._write_thrifty_state(tmp, done)
         extra = {
             "eval_loss": eval_loss_at(state.log_history, state.global_step),
             "epoch": state.epoch,
             **{k: v for k, v in self.counters().items() if isinstance(v, (int, float, str))},
+            **({"train_done": True} if done else {}),
         }
         self.last_path = publish(tmp, self.run_dir, state.global_step, extra)
+        if done:
+            self.done_step = state.global_step
         self.last_step, self.last_time = state.global_step, time.monotonic()
         protect = self.uploader.pending() if self.uploader else set()
         prune(self.run_dir, self.config.keep_last, self.config.keep_best, protect | {self.last_path})
@@ -257,7 +263,22 @@ class CheckpointCallback(TrainerCallback):
         print(f"checkpoint: {self.last_path} ({self.seconds[-1]:.2f} s)", file=sys.stderr)
         return control
 
-    def _write_thrifty_state(self, folder: Path) -> None:
+    def _finished(self, state, control) -> bool:
+        """Training ends with this step: train() returned, max_steps is reached, or early stopping or the
+        time limit (not our stop request) ended it. Resuming from such a checkpoint must not train again."""
+        if self.train_loss is not None or state.global_step >= state.max_steps:
+            return True
+        return bool(control.should_training_stop and not self.stop.reason)
+
+    def _final_train_loss(self, state) -> float:
+        """HF's `training_loss`; before train() returned, computed as its _finalize_training will."""
+        if self.train_loss is not None:
+            return self.train_loss
+        trainer = self.trainer
+        total = trainer._total_loss_scalar + trainer._tr_loss.item()
+        return total / max(state.global_step - trainer._initial_global_step, 0.001)
+
+    def _write_thrifty_state(self, folder: Path, done: bool) -> None:
         import torch
 
         trainer = self.trainer
@@ -268,10 +289,27 @@ class CheckpointCallback(TrainerCallback):
             "globalstep_last_logged": int(trainer._globalstep_last_logged),
             **self.counters(),
         }
+        if done:
+            state.update(train_done=True, train_loss=self._final_train_loss(trainer.state))
         torch.save(state, folder / STATE)
         for name in (CONFIG, METRICS):
             if (self.run_dir / name).is_file():
                 shutil.copyfile(self.run_dir / name, folder / name)
+
+
+def restore_finished(trainer, folder: Path, train_loss: float):
+    """Load the weights and TrainerState of a checkpoint written once training was over, without training.
+
+    `trainer.train(resume_from_checkpoint=...)` would not do: it enters the last epoch before it checks
+    max_steps (one step too many when max_steps is not a whole number of epochs), early-stopped or
+    time-limited runs would train on, and the loss sums HF left there are already final.
+    """
+    from transformers.trainer_callback import TrainerState
+    from transformers.trainer_utils import TrainOutput
+
+    trainer._load_from_checkpoint(str(folder))  # what train() itself does with a checkpoint
+    trainer.state = TrainerState.load_from_json(str(folder / "trainer_state.json"))
+    return TrainOutput(trainer.state.global_step, train_loss, {})
 
 
 def load_state(folder: Path) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class StopFlag:
 
     def __init__(self):
         self.reason: str | None = None
+        self.then = "finishing this step and writing a checkpoint"  # what a request leads to now
 
     def request(self, reason: str) -> None:
         if self.reason is None:
@@ -46,10 +47,7 @@ def install_signal_handlers(stop: StopFlag) -> Callable[[], None]:
             print(f"\n{name} again: exiting now", file=sys.stderr)
             os._exit(EXIT_PREEMPTED)
         stop.request(name)
-        print(
-            f"\n{name}: finishing this step and writing a checkpoint (send it again to exit at once)",
-            file=sys.stderr,
-        )
+        print(f"\n{name}: {stop.then} (send it again to exit at once)", file=sys.stderr)
 
     old = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
 
@@ -81,7 +79,7 @@ class NoticePoller(threading.Thread):
             self.polls += 1
             if self.poll_once():
                 self.stop_flag.request(f"preemption notice from {self.url}")
-                print(f"\npreemption notice from {self.url}: checkpointing and stopping", file=sys.stderr)
+                print(f"\npreemption notice from {self.url}: {self.stop_flag.then}", file=sys.stderr)
                 return
 
     def poll_once(self) -> bool:

@@ -150,6 +150,27 @@ class ResumePlan:
     def step(self) -> int:
         return parse_step(self.checkpoint.name) if self.checkpoint else 0
 
+    @property
+    def finished(self) -> bool:
+        """The checkpoint was written once training was over: the run only evaluates and saves."""
+        return bool(self.state and self.state.get("train_done"))
+
+
+# Fields that set how long training runs; a run whose training finished does not train further.
+LENGTH_FIELDS = ("train.max_steps", "train.epochs")
+
+
+def warn_if_lengthened(saved: dict[str, Any], current: dict[str, Any], step: int) -> None:
+    """Say so when a resume of a finished training asks for more of it (it is not applied)."""
+    old, new = _flatten(saved), _flatten(current)
+    changed = [k for k in LENGTH_FIELDS if old.get(k) != new.get(k)]
+    if changed:
+        print(
+            f"warning: training had finished at step {step}; the changed {', '.join(changed)} is "
+            "ignored: only the final evaluation and save are left",
+            file=sys.stderr,
+        )
+
 
 def plan_resume(config, run_dir: Path, spec: str | None, force: bool) -> ResumePlan:
     """Check the remote, find the checkpoint, check the config against it. Deletes nothing."""
@@ -175,6 +196,12 @@ def plan_resume(config, run_dir: Path, spec: str | None, force: bool) -> ResumeP
     if checkpoint is None:
         print(f"no checkpoint in {run_dir}: starting from step 0", file=sys.stderr)
         return ResumePlan(remote=remote)
-    check_compatible(saved_config(checkpoint), config.model_dump(mode="json"), force)
-    print(f"resuming from {checkpoint}", file=sys.stderr)
-    return ResumePlan(checkpoint, load_state(checkpoint), remote)
+    saved, current = saved_config(checkpoint), config.model_dump(mode="json")
+    check_compatible(saved, current, force)
+    plan = ResumePlan(checkpoint, load_state(checkpoint), remote)
+    if not plan.finished:
+        print(f"resuming from {checkpoint}", file=sys.stderr)
+        return plan
+    warn_if_lengthened(saved, current, plan.step)
+    print(f"resuming from {checkpoint}: training had finished; evaluating and saving", file=sys.stderr)
+    return plan

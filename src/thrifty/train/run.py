@@ -4,6 +4,7 @@ import json
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,21 +104,20 @@ def train(
     for callback in callbacks or []:
         trainer.add_callback(callback)
     metrics.history = read_metrics(run_dir)
-    output, before, train_seconds, started, stats = train_guarded(
-        trainer, config, run_dir, resume_plan, speed_state
-    )
-    after = trainer.evaluate()["eval_loss"]
+    guarded = train_guarded(trainer, config, run_dir, resume_plan, speed_state)
+    with guarded as (output, before, train_seconds, started, stats):  # a stop from here on is caught too
+        after = trainer.evaluate()["eval_loss"]
 
-    save_outputs(trainer.model, tokenizer, run_dir)
-    summary = build_summary(
-        config, model_path, trainer, data, precision, before, after, train_seconds, started
-    )
-    summary["train_loss"] = output.training_loss
-    summary.update(planned_vs_measured(cost_plan, summary, rss_before))
-    summary["metrics_logged"] = len(metrics.history)
-    summary.update(stats)
-    summary.update(speed_summary(trainer, trainer_config, train_seconds))
-    write_json_atomic(run_dir / SUMMARY, summary)
+        save_outputs(trainer.model, tokenizer, run_dir)
+        summary = build_summary(
+            config, model_path, trainer, data, precision, before, after, train_seconds, started
+        )
+        summary["train_loss"] = output.training_loss
+        summary.update(planned_vs_measured(cost_plan, summary, rss_before))
+        summary["metrics_logged"] = len(metrics.history)
+        summary.update(stats)
+        summary.update(speed_summary(trainer, trainer_config, train_seconds))
+        write_json_atomic(run_dir / SUMMARY, summary)
     return RunResult(run_dir, summary, trainer.model, tokenizer, data)
 
 
@@ -166,13 +166,16 @@ def speed_summary(trainer, config: RunConfig, train_seconds: float) -> dict[str,
     }
 
 
+@contextmanager
 def train_guarded(trainer, config: RunConfig, run_dir: Path, plan, extra_state: dict[str, Any] | None = None):
-    """Evaluate before, then `trainer.train()` under checkpoints, signal handlers, the poller and uploads.
+    """Evaluate before, then `trainer.train()` under checkpoints, signal handlers, the poller and uploads,
+    which stay on while the `with` body evaluates after, saves and writes the summary.
 
-    Returns (train output, eval loss before, training seconds over all segments, start time, summary
-    fields); raises `Preempted` when a stop was requested.
+    Yields (train output, eval loss before, training seconds over all segments, start time, summary
+    fields). Raises `Preempted` when a stop came during training or the final evaluation, once the
+    checkpoint is written; a stop after the final evaluation lets the body finish (see guard.py).
     """
-    from thrifty.train.guard import Guard
+    from thrifty.train.guard import FinalEvalStopped, Guard
 
     saved = plan.state or {}
     started = datetime.fromisoformat(saved["started_at"]) if "started_at" in saved else datetime.now(UTC)
@@ -182,9 +185,10 @@ def train_guarded(trainer, config: RunConfig, run_dir: Path, plan, extra_state: 
         **(extra_state or {}),
     }
     t0 = time.perf_counter()
+    t_end = None  # set when training ends: a checkpoint after that counts no final-phase seconds
 
     def counters() -> dict[str, Any]:  # cost counters as of now, stored in every checkpoint
-        elapsed = saved.get("train_seconds", 0.0) + time.perf_counter() - t0
+        elapsed = saved.get("train_seconds", 0.0) + (time.perf_counter() if t_end is None else t_end) - t0
         return {**costs, "train_seconds": elapsed, "model": config.model.name, "method": config.method.name}
 
     guard = Guard(config, run_dir, plan, trainer, counters)
@@ -192,11 +196,25 @@ def train_guarded(trainer, config: RunConfig, run_dir: Path, plan, extra_state: 
         before = saved["eval_loss_before"] if "eval_loss_before" in saved else trainer.evaluate()["eval_loss"]
         costs["eval_loss_before"] = before
         t0 = time.perf_counter()  # training seconds exclude the evaluation before
-        output = trainer.train(resume_from_checkpoint=str(plan.checkpoint) if plan.checkpoint else None)
-        train_seconds = counters()["train_seconds"]
-    guard.raise_if_stopped(trainer.state.global_step)
-    stats = {"resumed_from_step": plan.step, "resumes": costs["resumes"], **guard.stats()}
-    return output, before, train_seconds, started, stats
+        output = fit(trainer, plan)
+        t_end = time.perf_counter()
+        guard.raise_if_stopped(trainer.state.global_step)
+        guard.training_finished(output.training_loss)
+        stats = {"resumed_from_step": plan.step, "resumes": costs["resumes"], **guard.stats()}
+        try:
+            yield output, before, counters()["train_seconds"], started, stats
+        except FinalEvalStopped:
+            guard.checkpoint_and_stop()
+        guard.report_late_stop()
+
+
+def fit(trainer, plan):
+    """`trainer.train()`, continuing from the plan's checkpoint; only restored when training had finished."""
+    from thrifty.train.checkpoint import restore_finished
+
+    if plan.finished:
+        return restore_finished(trainer, plan.checkpoint, plan.state["train_loss"])
+    return trainer.train(resume_from_checkpoint=str(plan.checkpoint) if plan.checkpoint else None)
 
 
 def reset_run_files(run_dir: Path, checkpoint: Path | None) -> None:
