@@ -20,6 +20,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from thrifty.report import print_run_summary
 
     config = config_from_args(args)
+    _preflight(config)
     _quiet()
     from thrifty.train.run import train
 
@@ -52,6 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from thrifty.supervise.restart import child_command, supervise
 
     config = config_from_args(args)  # a bad config fails here, once, instead of in every restart
+    _preflight(config)
     return supervise(child_command(args, config), args.restarts, args.backoff)
 
 
@@ -120,8 +122,7 @@ def _split_list(text: str | None) -> list[str] | None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    _quiet()
-    from thrifty.plan.cli import run_plan
+    from thrifty.plan.cli import run_plan  # it quiets the libraries once the model name checks out
 
     return run_plan(args)
 
@@ -136,6 +137,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(args, name)})")
     config = config_from_args(args)
+    _preflight(config)
     _quiet()
     from thrifty.compare.report import write_report
 
@@ -206,6 +208,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     run_demo(output=args.output, max_steps=args.max_steps)
     return 0
+
+
+def _preflight(config) -> None:
+    from thrifty.train.preflight import preflight
+
+    preflight(config)
 
 
 def _quiet() -> None:

@@ -29,6 +29,7 @@ MAGIC = {
     b"PAR1": "it looks like a Parquet file; name it .parquet",
 }
 FIX = "save it as UTF-8 (or UTF-16 with a BOM)"
+SNIFF_BYTES = 1 << 20  # check_readable decodes this much of a text file: a binary file shows at once
 
 
 def resolve_data_path(path: str) -> Path:
@@ -44,24 +45,42 @@ def resolve_data_path(path: str) -> Path:
 
 def read_records(path: str, split: str = "train") -> list[dict[str, Any]]:
     file = resolve_data_path(path)
-    if not file.exists():
-        raise UserError(f"data file not found: {file}")
     if file.is_dir():
         return _read_saved_dataset(file, split)
+    return _reader(file)(file)
+
+
+def check_readable(path: str) -> None:
+    """What a reader would refuse first, from the first MiB alone and without the heavy libraries:
+    a missing file, an unsupported type, a binary or undecodable text file. Called before torch and
+    transformers load (seconds), so such a file fails at once; read_records still checks it all."""
+    file = resolve_data_path(path)
+    reader = None if file.is_dir() else _reader(file)
+    if reader in (_read_jsonl, _read_json, _read_csv):
+        _read_text(file, limit=SNIFF_BYTES)
+
+
+def _reader(file: Path):
+    if not file.exists():
+        raise UserError(f"data file not found: {file}")
     readers = {".jsonl": _read_jsonl, ".json": _read_json, ".csv": _read_csv, ".parquet": _read_parquet}
     reader = readers.get(file.suffix.lower())
     if reader is None:
         raise UserError(f"{file}: unsupported data file type {file.suffix!r}; use {SUPPORTED}")
-    return reader(file)
+    return reader
 
 
-def _read_text(file: Path) -> str:
-    """The whole file as text: the encoding its BOM names, else strict UTF-8. A binary or
-    undecodable file is a UserError naming the line and offset (bytes) of the first bad byte."""
-    raw = file.read_bytes()
+def _read_text(file: Path, limit: int | None = None) -> str:
+    """The file as text (its first `limit` bytes, when given): the encoding its BOM names, else strict
+    UTF-8. A binary or undecodable file is a UserError naming the line and offset (bytes) of the first
+    bad byte."""
+    with file.open("rb") as handle:
+        raw = handle.read(limit if limit is not None else -1)
     bom, codec = next(((b, c) for b, c in BOMS if raw.startswith(b)), (b"", "utf-8"))
+    # A cut-off read may end inside a character: the incremental decoder waits for its last bytes.
+    final = limit is None or len(raw) < limit
     try:
-        text = raw[len(bom) :].decode(codec)
+        text = codecs.getincrementaldecoder(codec)().decode(raw[len(bom) :], final=final)
     except UnicodeDecodeError as exc:
         offset = len(bom) + exc.start
         before = raw[len(bom) : offset].decode(codec)  # decodes: the first bad byte is at offset

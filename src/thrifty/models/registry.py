@@ -28,6 +28,14 @@ def resolve_model(name: str) -> str:
     """A local folder path or a hub id for `name`; bundled names are pulled into the cache if needed."""
     if name in bundled_models():
         return str(pull_model(name))
+    return check_model_name(name)
+
+
+def check_model_name(name: str) -> str:
+    """resolve_model without the pull: a bundled name as it is, a folder checked, a hub id cached or the
+    hub answering. Cheap (no torch or transformers), so verbs call it before the heavy imports."""
+    if name in bundled_models():
+        return name
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():

@@ -27,29 +27,21 @@ def resolve_config(model: str):
     """A transformers config from the planner catalog, a local folder, or the hub cache."""
     from transformers import AutoConfig
 
+    from thrifty.errors import UserError
     from thrifty.models.load import load_model_config
-    from thrifty.plan.catalog import find_model
+    from thrifty.plan.catalog import check_model, find_model
 
     path = Path(model).expanduser()
     if path.is_dir() and (path / "config.json").is_file():
         return load_model_config(str(path))
-    entry = find_model(model, required=False)
+    entry = check_model(model)
     if entry is not None:
         fields = dict(entry["config"])
         return AutoConfig.for_model(fields.pop("model_type"), **fields)
-    from thrifty.errors import UserError
-    from thrifty.models.registry import bundled_models, cached_path, is_cached, resolve_model
+    from thrifty.models.registry import bundled_models, cached_path, is_cached
 
-    if model in bundled_models():
-        if is_cached(model):
-            return load_model_config(str(cached_path(model)))
-    else:
-        try:
-            resolve_model(model)  # train's own checks: no network fails in ~1.5 s, not after ~35 s of retries
-        except UserError:
-            if "/" not in model:
-                find_model(model, required=True)  # likely a mistyped catalog name: say the closest ones
-            raise
+    if model in bundled_models() and is_cached(model):
+        return load_model_config(str(cached_path(model)))
     try:
         return load_model_config(model)
     except UserError:

@@ -72,5 +72,23 @@ def find_model(name: str, required: bool = True) -> dict[str, Any] | None:
     return _find(models(), name, "model", required)
 
 
+def check_model(name: str) -> dict[str, Any] | None:
+    """The catalog entry for `name`, or None once it checks out as a bundled name, a folder or a hub id
+    that can load (no torch needed: the planner calls it first). A name without a '/' that is none of
+    these is most likely a mistyped catalog name: the error lists the closest ones."""
+    from thrifty.models.registry import check_model_name
+
+    entry = find_model(name, required=False)
+    if entry is not None:
+        return entry
+    try:
+        check_model_name(name)
+    except UserError:
+        if "/" not in name:
+            find_model(name, required=True)
+        raise
+    return None
+
+
 def find_gpu(name: str) -> dict[str, Any]:
     return _find(gpus(), name, "GPU", True)

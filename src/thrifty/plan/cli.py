@@ -102,6 +102,12 @@ def run_plan(args: argparse.Namespace) -> int:
         return 0
     if not args.model:
         raise UserError("--model is required (a catalog name such as llama-3.1-8b, a hub id or a folder)")
+    from thrifty.plan.catalog import check_model
+
+    check_model(args.model)  # before the planner imports torch: a bad name fails in about a second
+    from thrifty.quiet import quiet_libraries
+
+    quiet_libraries()
     from thrifty.plan.planner import make_plan
 
     plan = make_plan(request_from_args(args))
