@@ -34,7 +34,13 @@ def _run(*argv: str) -> tuple[list[str], str]:
 def test_bad_inputs_fail_before_torch_loads(argv, tiny_model, alpaca_file, tmp_path):
     binary = tmp_path / "img.jsonl"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
-    names = {"bin": binary, "model": tiny_model, "data": alpaca_file, "tmp": tmp_path, "out": tmp_path / "out"}
+    names = {
+        "bin": binary,
+        "model": tiny_model,
+        "data": alpaca_file,
+        "tmp": tmp_path,
+        "out": tmp_path / "out",
+    }
     out, err = _run(*(arg.format(**names) for arg in argv))
     assert out == ["2", "False", "False"], err
     assert err.startswith("error: ") and err.count("\n") == 1, err
