@@ -5,9 +5,9 @@ import math
 import random
 
 from thrifty.autotune.model import config_of, fit, normalised_targets
-from thrifty.sweep.warm_start import to_space
 from thrifty.cli import main
 from thrifty.sweep.space import parse_space
+from thrifty.sweep.warm_start import to_space
 
 
 def synthetic_rows(domain: str, examples: int, seed: int, n: int = 16) -> list[dict]:

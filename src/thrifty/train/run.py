@@ -15,7 +15,6 @@ from thrifty.config.schema import RunConfig
 from thrifty.data import PreparedData, prepare_data
 from thrifty.errors import UserError
 from thrifty.eval.perplexity import loss_to_perplexity
-from thrifty.io import write_json_atomic
 from thrifty.hardware import (
     current_memory_bytes,
     device_name,
@@ -23,6 +22,7 @@ from thrifty.hardware import (
     reset_peak_memory,
     resolve_precision,
 )
+from thrifty.io import write_json_atomic
 
 SUMMARY = "summary.json"  # written last: its presence means the run finished
 
