@@ -1,6 +1,5 @@
 """Read records (dicts) from JSONL, JSON, CSV, Parquet or a saved `datasets` folder, with errors that name the line."""
 
-import codecs
 import csv
 import importlib.util
 import io
@@ -9,26 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from thrifty.errors import UserError
+from thrifty.io import read_text
 
 SUPPORTED = ".jsonl, .json, .csv, .parquet, or a folder saved with datasets' save_to_disk"
-
-# A BOM says the encoding for sure; UTF-32 LE is checked before UTF-16 LE because its BOM starts the same.
-BOMS = [
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-]
-# Binary formats people rename to .jsonl/.csv by mistake: naming one makes the fix obvious.
-MAGIC = {
-    b"\x1f\x8b": "it looks gzip-compressed; decompress it first",
-    b"PK\x03\x04": "it looks like a zip archive (or .xlsx); extract it or export it as CSV/JSONL",
-    b"\x89PNG": "it looks like a PNG image, not data",
-    b"%PDF": "it looks like a PDF, not data",
-    b"PAR1": "it looks like a Parquet file; name it .parquet",
-}
-FIX = "save it as UTF-8 (or UTF-16 with a BOM)"
 SNIFF_BYTES = 1 << 20  # check_readable decodes this much of a text file: a binary file shows at once
 
 
@@ -57,7 +39,7 @@ def check_readable(path: str) -> None:
     file = resolve_data_path(path)
     reader = None if file.is_dir() else _reader(file)
     if reader in (_read_jsonl, _read_json, _read_csv):
-        _read_text(file, limit=SNIFF_BYTES)
+        read_text(file, limit=SNIFF_BYTES)
 
 
 def _reader(file: Path):
@@ -70,43 +52,10 @@ def _reader(file: Path):
     return reader
 
 
-def _read_text(file: Path, limit: int | None = None) -> str:
-    """The file as text (its first `limit` bytes, when given): the encoding its BOM names, else strict
-    UTF-8. A binary or undecodable file is a UserError naming the line and offset (bytes) of the first
-    bad byte."""
-    with file.open("rb") as handle:
-        raw = handle.read(limit if limit is not None else -1)
-    bom, codec = next(((b, c) for b, c in BOMS if raw.startswith(b)), (b"", "utf-8"))
-    # A cut-off read may end inside a character: the incremental decoder waits for its last bytes.
-    final = limit is None or len(raw) < limit
-    try:
-        text = codecs.getincrementaldecoder(codec)().decode(raw[len(bom) :], final=final)
-    except UnicodeDecodeError as exc:
-        offset = len(bom) + exc.start
-        before = raw[len(bom) : offset].decode(codec)  # decodes: the first bad byte is at offset
-        what = f"not {codec.upper()} text (byte 0x{raw[offset]:02x} at offset {offset})"
-        raise _not_text(file, raw, before, what) from None
-    nul = text.find("\x00")
-    if nul >= 0:
-        # Text data never holds NUL: a BOM-less UTF-16 file decodes as UTF-8 with one every other byte.
-        offset = len(bom) + len(text[:nul].encode(codec))
-        raise _not_text(
-            file, raw, text[:nul], f"NUL byte at offset {offset} (UTF-16 without a BOM, or binary?)"
-        )
-    return text
-
-
-def _not_text(file: Path, raw: bytes, before: str, what: str) -> UserError:
-    """`before` is the text ahead of the bad byte, to name its line in any encoding."""
-    fix = next((fix for magic, fix in MAGIC.items() if raw.startswith(magic)), FIX)
-    line = before.count("\n") + 1
-    return UserError(f"{file}:{line}: {what}; {fix}")
-
-
 def _read_jsonl(file: Path) -> list[dict[str, Any]]:
     records = []
     # Split on \n only (as iterating a file does): JSON strings may hold U+2028, which splitlines() breaks on.
-    for lineno, line in enumerate(_read_text(file).split("\n"), start=1):
+    for lineno, line in enumerate(read_text(file).split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -123,7 +72,7 @@ def _read_jsonl(file: Path) -> list[dict[str, Any]]:
 
 def _read_json(file: Path) -> list[dict[str, Any]]:
     try:
-        data = json.loads(_read_text(file))
+        data = json.loads(read_text(file))
     except json.JSONDecodeError as exc:
         raise UserError(f"{file}:{exc.lineno}: malformed JSON ({exc.msg})") from None
     if isinstance(data, dict) and isinstance(data.get("data"), list):
@@ -135,7 +84,7 @@ def _read_json(file: Path) -> list[dict[str, Any]]:
 
 def _read_csv(file: Path) -> list[dict[str, Any]]:
     # newline="" keeps quoted newlines inside fields intact, as the csv module asks.
-    return [dict(row) for row in csv.DictReader(io.StringIO(_read_text(file), newline=""))]
+    return [dict(row) for row in csv.DictReader(io.StringIO(read_text(file), newline=""))]
 
 
 def _read_parquet(file: Path) -> list[dict[str, Any]]:
