@@ -46,6 +46,17 @@ def split_examples(examples: list[Any], val_fraction: float, seed: int) -> tuple
     return [e for i, e in enumerate(examples) if i not in held], [examples[i] for i in sorted(held)]
 
 
+def held_out_examples(config: DataConfig, seed: int) -> tuple[list[dict[str, Any]], str, str]:
+    """(examples, format, source) of what a run holds out: data.eval_path, else the seeded hold-out of
+    data.path, the same split training made. Evaluation and a sweep's task metric score these."""
+    if config.eval_path:
+        examples, fmt = load_examples(config.eval_path, config)
+        return examples, fmt, config.eval_path
+    examples, fmt = load_examples(config.path, config)
+    held = split_examples(examples, config.val_fraction, seed)[1]
+    return held, fmt, f"{config.path} (held-out {config.val_fraction:g}, seed {seed})"
+
+
 def prepare_data(config: DataConfig, tokenizer: Any, seed: int) -> PreparedData:
     if not config.path:
         raise UserError("data.path is required: pass --data FILE or set data.path in the config")

@@ -155,7 +155,7 @@ def _measure_base(run: RunFolder, tuned, tokenizer, data: EvalSet, options: Eval
 
 def load_eval_set(run: RunFolder, options: EvalOptions, tokenizer) -> EvalSet:
     """The eval file (any format `thrifty train` reads), else the run's own held-out split (same seed)."""
-    from thrifty.data import load_examples, split_examples
+    from thrifty.data import held_out_examples, load_examples
     from thrifty.data.template import render_prompt, with_system
     from thrifty.data.tokenize import encode_all
 
@@ -163,13 +163,8 @@ def load_eval_set(run: RunFolder, options: EvalOptions, tokenizer) -> EvalSet:
     if options.data:
         examples, fmt = load_examples(options.data, config.model_copy(update={"format": "auto"}))
         source = options.data
-    elif config.eval_path:
-        examples, fmt = load_examples(config.eval_path, config)
-        source = config.eval_path
     else:
-        examples, fmt = load_examples(config.path, config)
-        examples = split_examples(examples, config.val_fraction, run.config.train.seed)[1]
-        source = f"{config.path} (held-out {config.val_fraction:g}, seed {run.config.train.seed})"
+        examples, fmt, source = held_out_examples(config, run.config.train.seed)
     if options.max_examples is not None:
         examples = examples[: options.max_examples]
     data = EvalSet(source, fmt, examples)

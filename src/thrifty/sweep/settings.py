@@ -154,16 +154,9 @@ def held_out_references(config, count: int) -> tuple[str, str, list[str]]:
     """(source, format, reference answers) of the first `count` held-out examples, the ones a
     trial's task metric scores: data.eval_path, else the seeded hold-out of data.path, as
     `thrifty eval` picks them."""
-    from thrifty.data import load_examples, split_examples
+    from thrifty.data import held_out_examples
 
-    data = config.data
-    if data.eval_path:
-        examples, fmt = load_examples(data.eval_path, data)
-        where = data.eval_path
-    else:
-        examples, fmt = load_examples(data.path, data)
-        examples = split_examples(examples, data.val_fraction, config.train.seed)[1]
-        where = f"{data.path} (held-out part)"
+    examples, fmt, where = held_out_examples(config.data, config.train.seed)
     references = []
     for example in examples[:count]:
         answers = [m["content"] for m in example.get("messages") or [] if m["role"] == "assistant"]
