@@ -44,8 +44,10 @@ def build_tokenizer(chat_template: str | None = CHATML):
     return fast
 
 
-def save_tiny_model(folder: Path, chat_template: str | None = CHATML, hidden: int = 32) -> Path:
-    """A 2-layer random Llama (hidden 32 by default) plus tokenizer, saved as safetensors."""
+def save_tiny_model(
+    folder: Path, chat_template: str | None = CHATML, hidden: int = 32, intermediate: int | None = None
+) -> Path:
+    """A 2-layer random Llama (hidden 32, MLP 2 x hidden by default) plus tokenizer, saved as safetensors."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -53,7 +55,7 @@ def save_tiny_model(folder: Path, chat_template: str | None = CHATML, hidden: in
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden,
-        intermediate_size=2 * hidden,
+        intermediate_size=intermediate or 2 * hidden,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,

@@ -5,31 +5,10 @@ import math
 
 import torch
 
-from tests.conftest import build_tokenizer
+from tests.conftest import save_tiny_model
 from thrifty.config import load_config
 from thrifty.models.load import load_model
 from thrifty.train.run import train
-
-
-def _save_llama(folder, hidden: int, intermediate: int):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    tokenizer = build_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=intermediate,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=True,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def _note(capsys) -> list[str]:
@@ -40,7 +19,7 @@ def test_only_the_narrow_linears_stay_unquantized(tmp_path, capsys):
     from bitsandbytes.nn import Linear4bit
 
     # hidden 64 fits the 64-wide blocks; down_proj reads the 96-wide intermediate, which does not.
-    folder = _save_llama(tmp_path / "m", hidden=64, intermediate=96)
+    folder = save_tiny_model(tmp_path / "m", hidden=64, intermediate=96)
     config = load_config(None, [f"model.name={folder}"]).model
     model = load_model(str(folder), config, "nf4")
     layer = model.model.layers[0]
@@ -55,7 +34,7 @@ def test_only_the_narrow_linears_stay_unquantized(tmp_path, capsys):
 def test_all_narrow_loads_unquantized_with_a_note(tmp_path, capsys):
     from bitsandbytes.nn import Linear4bit
 
-    folder = _save_llama(tmp_path / "m", hidden=32, intermediate=32)
+    folder = save_tiny_model(tmp_path / "m", hidden=32, intermediate=32)
     config = load_config(None, [f"model.name={folder}"]).model
     model = load_model(str(folder), config, "nf4")
     assert not any(isinstance(m, Linear4bit) for m in model.modules())
