@@ -91,7 +91,7 @@ def tiny_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_wide(tmp_path_factory) -> Path:
-    """Hidden 64: the smallest width bitsandbytes' 4-bit blocks quantize on CPU."""
+    """Hidden 64: wide enough that qlora quantizes every linear (narrower ones stay unquantized)."""
     return save_tiny_model(tmp_path_factory.mktemp("tiny-wide"), hidden=64)
 
 
