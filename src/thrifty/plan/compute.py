@@ -61,24 +61,41 @@ def train_flops(
 # sustains. 4096^3 is left out on CPUs: ~0.7 s per fp32 product here, for no higher reading.
 GEMM_SIZES = (1024, 2048)
 GEMM_REPS = 10
+# Seconds of timed products per size. A CPU without bf16 instructions emulates bf16 at ~1 GFLOP/s (the
+# AVX2-only EPYC: 2.7 s per 1024^3 product, ~22 s per 2048^3), where 10 reps of both sizes took minutes;
+# a fast CPU does its 10 reps well inside it (fp32 2048^3: ~0.2 s each).
+GEMM_BUDGET_S = 3.0
 
 
 def measure_gemm_peak(
-    dtype: torch.dtype, device: str = "cpu", sizes=GEMM_SIZES, reps: int = GEMM_REPS
+    dtype: torch.dtype,
+    device: str = "cpu",
+    sizes=GEMM_SIZES,
+    reps: int = GEMM_REPS,
+    budget_s: float = GEMM_BUDGET_S,
 ) -> float:
-    """Best FLOP/s of `reps` timed n^3 matmuls per size in `sizes` (each size warmed up once)."""
+    """Best FLOP/s of up to `reps` timed n^3 matmuls per size in `sizes` (each size warmed up once),
+    within `budget_s` seconds per size; a size whose warm-up predicts the next one will not fit ends it."""
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     best = 0.0
-    for n in sizes:
+    for i, n in enumerate(sizes):
         a = torch.randn(n, n, dtype=dtype, device=device)
         b = torch.randn(n, n, dtype=dtype, device=device)
+        start = time.perf_counter()
         torch.matmul(a, b)  # warm-up: kernel selection, first-touch of the output
         sync()
+        warm_up = time.perf_counter() - start
+        deadline = time.perf_counter() + budget_s
         for _ in range(reps):
             start = time.perf_counter()
             torch.matmul(a, b)
             sync()  # CUDA launches return at once: time the work, not the launch
             best = max(best, 2 * n**3 / (time.perf_counter() - start))
+            if time.perf_counter() > deadline:
+                break
+        bigger = sizes[i + 1] if i + 1 < len(sizes) else None
+        if bigger and warm_up * (bigger / n) ** 3 > budget_s:
+            break  # one product of the next size alone would take longer than its whole budget
     return best
 
 
