@@ -71,8 +71,9 @@ def trial_cost(summary: dict[str, Any], method: str, settings: SweepSettings) ->
 
 
 class Objective:
-    def __init__(self, plan: SweepPlan, progress: bool = False):
+    def __init__(self, plan: SweepPlan, progress: bool = False, stop=None):
         self.plan = plan
+        self.stop = stop  # runner.StopOnSigterm: a SIGTERM between trainings, raised at safe points
         self.settings = plan.sweep
         self.space = parse_space(plan.space)
         self.progress = progress
@@ -96,6 +97,7 @@ class Objective:
         if twin is not None:
             return self.reuse(trial, twin)
         run_dir, resume = trial_run_dir(self.plan, trial)
+        self._check_stop()
         trial.set_user_attr("run_dir", str(run_dir))  # a retry of this trial continues this folder
         # A fresh trial replaces whatever a deleted study left in its folder; a retry keeps it.
         base = {**self.plan.base, "output": {"dir": str(run_dir), "overwrite": not resume}}
@@ -119,6 +121,7 @@ class Objective:
                 else (math.nan,) * len(self.settings.objectives)
             )
         pruned = pruning is not None and pruning.pruned_at is not None
+        self._check_stop()  # before scoring: the trained run resumes as finished, so the retry only scores
         score = None if pruned or not self.settings.metric else self.task_metric(trial, config.output.dir)
         values = self.record(trial, config, summary, score)
         if pruned:
@@ -162,6 +165,10 @@ class Objective:
         if speed:  # inference latency, unlike latency_ms_per_token (training time per token)
             trial.set_user_attr("generation_ms_per_token", 1000 / speed)
         return float(score)
+
+    def _check_stop(self) -> None:
+        if self.stop is not None:
+            self.stop.check()
 
     def record(
         self, trial: optuna.Trial, config, summary: dict[str, Any], score: float | None

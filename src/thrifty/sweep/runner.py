@@ -244,28 +244,43 @@ def run_trials(plan: SweepPlan, n_trials: int, deadline: float | None, worker: i
     if reason:
         print(f"sweep: {reason}; no new trial starts", file=sys.stderr)
         return
-    with StopOnSigterm():
+    with StopOnSigterm() as stop:
         study.optimize(
-            Objective(plan),
+            Objective(plan, stop=stop),
             n_trials=n_trials,
-            callbacks=budget_callbacks(plan, budget),
+            callbacks=[*budget_callbacks(plan, budget), stop.after_trial],
             show_progress_bar=progress,
         )
+    stop.check()  # a stop that came while a trial finished: that trial is complete, none is queued
 
 
 class StopOnSigterm:
-    """Between trainings a SIGTERM would kill the process where it stands; raise Preempted instead, as
-    training does (which installs its own handler meanwhile): the trial in progress is queued again
-    and the sweep exits 75."""
+    """Between trainings a SIGTERM would kill the process where it stands. The handler only marks the
+    request: raised from a signal handler, Preempted could land anywhere, e.g. inside an SQLAlchemy
+    weakref callback, where Python prints "Exception ignored" and the stop is lost. The objective
+    raises it at its own safe points (before training, before scoring), and a trial-end callback stops
+    the study; training installs its own handler meanwhile. Either way the sweep exits 75."""
+
+    def __init__(self):
+        self.requested = False
+        self.old = None
 
     def __enter__(self):
-        self.old = None
         if threading.current_thread() is threading.main_thread():  # only it receives signals
             self.old = signal.signal(signal.SIGTERM, self.handle)
         return self
 
     def handle(self, signum, frame):
-        raise Preempted("SIGTERM")
+        self.requested = True
+        print("\nsweep: SIGTERM: stopping at the next safe point", file=sys.stderr)
+
+    def check(self) -> None:
+        if self.requested:
+            raise Preempted("SIGTERM")
+
+    def after_trial(self, study: optuna.Study, _trial) -> None:
+        if self.requested:
+            study.stop()
 
     def __exit__(self, *exc):
         if self.old is not None:
