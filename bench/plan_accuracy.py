@@ -87,12 +87,12 @@ def measure(model_path: str, method: str, batch: int, seq: int, ckpt: bool) -> i
 
 
 def predict(model_path: str, method: str, batch: int, seq: int, ckpt: bool) -> int:
+    from thrifty.config.schema import MethodConfig
     from thrifty.plan.planner import PlanRequest, make_plan
-    from thrifty.plan.spec import MethodSpec
 
     req = PlanRequest(
         model=model_path,
-        method=MethodSpec(name=method, rank=16),
+        method=MethodConfig(name=method, rank=16),
         seq_len=seq,
         micro_batch=batch,
         precision="fp32",

@@ -299,10 +299,10 @@ def worker(way: str, examples: int, model: str, device: str, out_file: str) -> N
     from thrifty.quiet import quiet_libraries
 
     quiet_libraries()
+    from thrifty.hardware import device_name, peak_memory_bytes, reset_peak_memory, resolve_precision
     from thrifty.models.load import load_tokenizer
     from thrifty.models.registry import resolve_model
     from thrifty.plan.compute import train_flops
-    from thrifty.hardware import device_name, peak_memory_bytes, reset_peak_memory, resolve_precision
     from thrifty.train.run import count_parameters
 
     if device_name() != device:

@@ -2,15 +2,31 @@
 
 from pathlib import Path
 
-from thrifty.config import load_config
-from thrifty.inference.generate import GenerationOptions, generate_from_text
-from thrifty.report import print_before_after, print_run_summary
-
 DEMO_CONFIG = Path(__file__).parent / "configs" / "smollm2-135m_lora_faq.yaml"
 
 
+def add_parser(verbs) -> None:
+    demo = verbs.add_parser(
+        "demo", help="Fine-tune the bundled SmolLM2-135M on the bundled FAQ; show before/after."
+    )
+    demo.add_argument("--output", default="runs/demo", help="Run directory.")
+    demo.add_argument("--max-steps", type=int, help="Override the demo's step count.")
+    demo.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args) -> int:
+    from thrifty.quiet import quiet_libraries
+
+    quiet_libraries()
+    run_demo(output=args.output, max_steps=args.max_steps)
+    return 0
+
+
 def run_demo(output: str = "runs/demo", max_steps: int | None = None) -> dict:
+    from thrifty.config import load_config
     from thrifty.data.template import render_prompt
+    from thrifty.inference.generate import GenerationOptions, generate_from_text
+    from thrifty.report import print_before_after, print_run_summary
     from thrifty.train.run import train
 
     overrides = [f"output.dir={output}", "output.overwrite=true"]

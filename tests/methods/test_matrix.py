@@ -7,7 +7,6 @@ import torch
 from thrifty.config import load_config
 from thrifty.methods import get_method, method_names
 from thrifty.models.load import load_model
-from thrifty.plan.for_run import method_spec
 from thrifty.plan.planner import PlanRequest, make_plan
 from thrifty.train.run import train
 
@@ -53,9 +52,7 @@ def test_method_trains_saves_reloads_and_generates(name, tiny_model, tiny_model_
     assert summary["steps"] == 2 and summary["method"] == name
 
     plan = make_plan(
-        PlanRequest(
-            model=str(model_dir), method=method_spec(config.method), seq_len=64, device="cpu", tokens=1000
-        )
+        PlanRequest(model=str(model_dir), method=config.method, seq_len=64, device="cpu", tokens=1000)
     )
     assert summary["trainable_params"] == plan["trainable_params"] > 0
     if name in ("full", "scratch"):

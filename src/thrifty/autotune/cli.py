@@ -5,6 +5,12 @@ import json
 from pathlib import Path
 
 
+def add_parser(verbs) -> None:
+    autotune = verbs.add_parser("autotune", help="Suggest configs for new data from past sweeps' results.")
+    add_autotune_arguments(autotune)
+    autotune.set_defaults(func=run)
+
+
 def add_autotune_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="autotune_verb", required=True, metavar="ACTION")
     sug = actions.add_parser(

@@ -43,7 +43,7 @@ class Budget:
 
 
 def parse_strategies(text: str | None) -> list[str]:
-    from thrifty.methods import method_names
+    from thrifty.methods.table import method_names
 
     names = [s.strip() for s in (text or ",".join(DEFAULT_STRATEGIES)).split(",") if s.strip()]
     unknown = [s for s in names if s not in method_names()]
@@ -61,9 +61,9 @@ def strategy_config(
 
     raw = base.model_dump(mode="json")
     raw["method"]["name"] = strategy
-    from thrifty.methods import get_method
+    from thrifty.methods.table import method_info
 
-    if not get_method(strategy).adapter and not same_lr:
+    if not method_info(strategy).adapter and not same_lr:
         raw["train"]["learning_rate"] = base.train.learning_rate / WHOLE_MODEL_LR_DIVISOR
     raw["output"] = {"dir": str(out / "runs" / strategy), "overwrite": True}
     raw["train"].update(budget.train_fields(usd_per_hour))
@@ -86,12 +86,11 @@ def check_fits_model(configs: dict[str, RunConfig]) -> None:
     for path in filter(None, (data.path, data.eval_path)):
         load_examples(path, data)
     from thrifty.plan.architecture import count_params, resolve_config
-    from thrifty.plan.for_run import method_spec
 
     for strategy, config in configs.items():
         arch = resolve_config(resolve_model(config.model.name))
         try:
-            count_params(arch, method_spec(config.method))
+            count_params(arch, config.method)
         except UserError as exc:
             raise UserError(f"strategy {strategy}: {exc}") from None
 

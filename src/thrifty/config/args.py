@@ -48,3 +48,18 @@ def config_from_args(args: argparse.Namespace):
     if getattr(args, "overwrite", False):
         overrides.append("output.overwrite=true")
     return load_config(config_path, overrides)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """`[CONFIG.yaml] [key=value ...]`, the TRAIN_FLAGS and --no-progress; the parser takes overrides
+    that follow other flags too (`--max-steps 3 train.seed=1`, see thrifty.cli.main)."""
+    parser.add_argument(
+        "args",
+        nargs="*",
+        metavar="[CONFIG.yaml] [key=value ...]",
+        help="Optional YAML run config, then overrides such as train.learning_rate=1e-4.",
+    )
+    for flag, (field, text) in TRAIN_FLAGS.items():
+        parser.add_argument("--" + flag.replace("_", "-"), dest=flag, help=f"{text} (= {field})")
+    parser.add_argument("--no-progress", action="store_true", help="No progress bar (for logs).")
+    parser.set_defaults(takes_overrides=True)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from thrifty.methods.table import METHODS
+
 
 class Section(BaseModel):
     """Unknown keys are an error, so a typo never silently falls back to a default."""
@@ -39,8 +41,7 @@ class ModelConfig(Section):
 class MethodConfig(Section):
     name: str = Field(
         "lora",
-        description="Fine-tuning method (`thrifty methods` describes each): lora, rslora, dora, qlora, lora8bit, "
-        "ia3, prefix, prompt, ptuning, freeze, full, scratch.",
+        description="Fine-tuning method (`thrifty methods` describes each): " + ", ".join(METHODS) + ".",
     )
     rank: int = Field(16, gt=0, description="LoRA rank r: size of the low-rank update. 8-64 is typical.")
     alpha: float = Field(
@@ -70,7 +71,7 @@ class MethodConfig(Section):
     @field_validator("name")
     @classmethod
     def _known_method(cls, value: str) -> str:
-        from thrifty.methods import method_names
+        from thrifty.methods.table import method_names  # data only: validating imports no torch
 
         if value not in method_names():
             raise ValueError(f"unknown method {value!r}; choose one of: {', '.join(method_names())}")
@@ -83,6 +84,13 @@ class MethodConfig(Section):
         if isinstance(value, str) and value != "all-linear":
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def variant(self) -> str:
+        """The method as the planner's tables name it: lora with use_dora is dora, with use_rslora rslora."""
+        if self.name == "lora" and self.use_dora:
+            return "dora"
+        return "rslora" if self.name == "lora" and self.use_rslora else self.name
 
 
 DataFormat = Literal["auto", "alpaca", "chat", "sharegpt", "prompt_completion", "text"]

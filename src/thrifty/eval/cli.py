@@ -1,4 +1,4 @@
-"""The `thrifty eval` verb: its arguments and the function cli.py maps it to."""
+"""The `thrifty eval` verb: its arguments and the function it maps to."""
 
 import argparse
 import json
@@ -9,6 +9,10 @@ from thrifty.quiet import quiet_libraries
 def split_list(text: str | None) -> list[str] | None:
     items = [x.strip() for x in text.split(",") if x.strip()] if text else []
     return items or None
+
+
+def add_parser(verbs) -> None:
+    add_eval_parser(verbs).set_defaults(func=run_eval)
 
 
 def add_eval_parser(verbs) -> argparse.ArgumentParser:

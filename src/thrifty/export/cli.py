@@ -1,10 +1,14 @@
-"""The `thrifty export` verb: its arguments and the function cli.py maps it to."""
+"""The `thrifty export` verb: its arguments and the function it maps to."""
 
 import argparse
 import json
 
 from thrifty.errors import UserError
 from thrifty.quiet import quiet_libraries
+
+
+def add_parser(verbs) -> None:
+    add_export_parser(verbs).set_defaults(func=run_export)
 
 
 def add_export_parser(verbs) -> argparse.ArgumentParser:

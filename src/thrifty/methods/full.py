@@ -4,26 +4,19 @@ from thrifty.errors import UserError
 from thrifty.methods.registry import register
 
 
-@register("full", "Full fine-tuning: every weight of the pretrained model trains.", adapter=False)
+@register("full")
 def apply_full(model, config):
     for param in model.parameters():
         param.requires_grad = True
     return model
 
 
-@register(
-    "scratch",
-    "Same architecture, randomly initialised, every weight trains (the baseline).",
-    random_init=True,
-    adapter=False,
-)
+@register("scratch")
 def apply_scratch(model, config):
     return apply_full(model, config)
 
 
-@register(
-    "freeze", "Train only the last N decoder layers (or named modules); the rest stays frozen.", adapter=False
-)
+@register("freeze")
 def apply_freeze(model, config):
     if config.trainable_modules:
         chosen = [

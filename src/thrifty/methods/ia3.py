@@ -3,9 +3,7 @@
 from thrifty.methods.registry import register
 
 
-@register(
-    "ia3", "IA3: learned vectors rescale keys, values and feed-forward activations (fewest parameters)."
-)
+@register("ia3")
 def apply_ia3(model, config):
     from peft import IA3Config, get_peft_model
 

@@ -41,17 +41,17 @@ def _wrap(model, config, use_rslora: bool, use_dora: bool):
         ) from None
 
 
-@register("lora", "Low-rank adapters on the chosen linear layers (peft LoRA).")
+@register("lora")
 def apply_lora(model, config):
     return _wrap(model, config, config.use_rslora, config.use_dora)
 
 
-@register("rslora", "LoRA scaled by alpha/sqrt(r), so high ranks keep learning.")
+@register("rslora")
 def apply_rslora(model, config):
     return _wrap(model, config, True, config.use_dora)
 
 
-@register("dora", "Weight-decomposed LoRA: a learned magnitude beside the low-rank direction.")
+@register("dora")
 def apply_dora(model, config):
     return _wrap(model, config, config.use_rslora, True)
 
@@ -64,11 +64,11 @@ def _kbit(model, config):
     return _wrap(model, config, config.use_rslora, config.use_dora)
 
 
-@register("qlora", "LoRA on a 4-bit NF4 base with double quantization (bitsandbytes).", quantization="nf4")
+@register("qlora")
 def apply_qlora(model, config):
     return _kbit(model, config)
 
 
-@register("lora8bit", "LoRA on an 8-bit (LLM.int8) base (bitsandbytes).", quantization="int8")
+@register("lora8bit")
 def apply_lora8bit(model, config):
     return _kbit(model, config)

@@ -9,7 +9,7 @@ def _virtual(model, peft_config):
     return get_peft_model(model, peft_config)
 
 
-@register("prefix", "Prefix tuning: learned key/value prefixes at every layer.")
+@register("prefix")
 def apply_prefix(model, config):
     from peft import PrefixTuningConfig
 
@@ -18,7 +18,7 @@ def apply_prefix(model, config):
     )
 
 
-@register("prompt", "Prompt tuning: learned embeddings of virtual tokens before the input.")
+@register("prompt")
 def apply_prompt(model, config):
     from peft import PromptTuningConfig
 
@@ -27,7 +27,7 @@ def apply_prompt(model, config):
     )
 
 
-@register("ptuning", "P-tuning: virtual-token embeddings produced by a small trained encoder (MLP).")
+@register("ptuning")
 def apply_ptuning(model, config):
     from peft import PromptEncoderConfig
 

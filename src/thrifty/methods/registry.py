@@ -1,4 +1,6 @@
-"""The method registry: a name -> `Method` table that each method module fills with `@register`.
+"""The method registry: name -> the function that adapts a loaded base, filled by each method module's
+`@register("name")`. What a method *is* (quantization, adapter or whole model, ...) is data in
+`thrifty.methods.table`; `get_method` joins the two.
 
 It imports no method module, so the modules can import `register` from here without an import circle;
 `thrifty.methods` imports the built-in modules once, which fills the table.
@@ -7,6 +9,8 @@ It imports no method module, so the modules can import `register` from here with
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from thrifty.methods.table import METHODS, MethodInfo
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -17,20 +21,20 @@ ApplyFn = Callable[["PreTrainedModel", "MethodConfig"], "PreTrainedModel"]
 
 
 @dataclass(frozen=True)
-class Method:
-    apply: ApplyFn
-    description: str
-    quantization: str | None = None  # "nf4" | "int8": the frozen base is loaded through bitsandbytes
-    random_init: bool = False  # scratch: same architecture, weights not loaded
-    adapter: bool = True  # saves a PEFT adapter; False saves the whole model
+class Method(MethodInfo):
+    apply: ApplyFn | None = None
 
 
-REGISTRY: dict[str, Method] = {}
+REGISTRY: dict[str, ApplyFn] = {}
 
 
-def register(name: str, description: str, **options) -> Callable[[ApplyFn], ApplyFn]:
+def register(name: str) -> Callable[[ApplyFn], ApplyFn]:
+    """Register the apply function of the method `name` (which must be in methods/table.py)."""
+    if name not in METHODS:
+        raise KeyError(f"method {name!r} is not in thrifty/methods/table.py; describe it there first")
+
     def wrap(fn: ApplyFn) -> ApplyFn:
-        REGISTRY[name] = Method(apply=fn, description=description, **options)
+        REGISTRY[name] = fn
         return fn
 
     return wrap

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from thrifty.plan.spec import METHODS, MethodSpec  # noqa: F401  (re-exported)
+from thrifty.config.schema import MethodConfig
+from thrifty.methods.table import method_info
 
 
 @dataclass
@@ -23,8 +24,9 @@ class ParamCounts:
     quantizable: int  # base parameters inside decoder nn.Linear layers (what 4/8-bit loading quantizes)
 
 
-def resolve_config(model: str):
-    """A transformers config from the planner catalog, a local folder, or the hub cache."""
+def resolve_config(model: str, revision: str | None = None, trust_remote_code: bool = False):
+    """A transformers config from the planner catalog, a local folder, or the hub cache; `revision` and
+    `trust_remote_code` as training reads them (code shipped with a model runs only when asked)."""
     from transformers import AutoConfig
 
     from thrifty.errors import UserError
@@ -33,7 +35,7 @@ def resolve_config(model: str):
 
     path = Path(model).expanduser()
     if path.is_dir() and (path / "config.json").is_file():
-        return load_model_config(str(path))
+        return _remember_trust(load_model_config(str(path), None, trust_remote_code), trust_remote_code)
     entry = check_model(model)
     if entry is not None:
         fields = dict(entry["config"])
@@ -43,42 +45,45 @@ def resolve_config(model: str):
     if model in bundled_models() and is_cached(model):
         return load_model_config(str(cached_path(model)))
     try:
-        return load_model_config(model)
+        return _remember_trust(load_model_config(model, revision, trust_remote_code), trust_remote_code)
     except UserError:
         find_model(model, required=True)  # raises with the closest catalog names
         raise
 
 
-def build_meta_model(config, method: MethodSpec, dtype: torch.dtype = torch.float32):
-    """The model as it would train, on the meta device."""
+# A config read with trust_remote_code=True names classes from the model's own code; building the model
+# from it needs the same permission, so the config carries it to `from_config` below.
+TRUST_ATTRIBUTE = "_thrifty_trust_remote_code"
+
+
+def _remember_trust(config, trust_remote_code: bool):
+    setattr(config, TRUST_ATTRIBUTE, trust_remote_code)
+    return config
+
+
+def from_config(config, **kwargs):
     from transformers import AutoModelForCausalLM
 
+    trust = getattr(config, TRUST_ATTRIBUTE, False)
+    return AutoModelForCausalLM.from_config(config, trust_remote_code=trust, **kwargs)
+
+
+def build_meta_model(config, method: MethodConfig, dtype: torch.dtype = torch.float32):
+    """The model as it would train, on the meta device."""
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+        model = from_config(config, dtype=dtype)
     return apply_method(model, method)
 
 
-def apply_method(model, method: MethodSpec):
+def apply_method(model, method: MethodConfig):
     """The trainer's own method code (thrifty.methods), so planned and trained counts are the same."""
-    from thrifty.config.schema import MethodConfig
-    from thrifty.methods import get_method
+    from thrifty.methods import apply_method as apply
 
-    config = MethodConfig(
-        name=method.name,
-        rank=method.rank,
-        alpha=method.alpha,
-        dropout=method.dropout,
-        target_modules=method.targets,
-        num_virtual_tokens=method.virtual_tokens,
-        trainable_layers=method.trainable_layers,
-        encoder_hidden_size=method.encoder_hidden_size,
-    )
-    dtype = next(model.parameters()).dtype
     # On meta the base is never quantized: the k-bit methods' adapters are plain LoRA's.
-    apply = (
-        get_method("lora").apply if method.name in ("qlora", "lora8bit") else get_method(method.name).apply
-    )
-    model = apply(model, config)
+    if method_info(method.name).quantization:
+        method = method.model_copy(update={"name": "lora"})
+    dtype = next(model.parameters()).dtype
+    model = apply(model, method)
     # Adapters in the model's dtype: under mixed precision autocast runs them in bf16/fp16 anyway, and
     # fp32 adapters on a bf16 meta model would record fp32 copies that autocast never makes.
     for param in model.parameters():
@@ -87,11 +92,9 @@ def apply_method(model, method: MethodSpec):
     return model
 
 
-def count_params(base_config, method: MethodSpec) -> ParamCounts:
-    from transformers import AutoModelForCausalLM
-
+def count_params(base_config, method: MethodConfig) -> ParamCounts:
     with torch.device("meta"):
-        base = AutoModelForCausalLM.from_config(base_config)
+        base = from_config(base_config)
     base_total = _unique_numel(base.parameters())
     head = base.get_output_embeddings()
     quantizable = sum(
@@ -141,7 +144,7 @@ def _register_flash_like() -> str:
 
 
 def saved_activation_bytes(
-    base_config, method: MethodSpec, batch: int, seq_len: int, dtype: torch.dtype, attention: str = "sdpa"
+    base_config, method: MethodConfig, batch: int, seq_len: int, dtype: torch.dtype, attention: str = "sdpa"
 ) -> int:
     """Bytes autograd saves for backward in one forward pass with labels (logits and loss included).
 
@@ -151,7 +154,7 @@ def saved_activation_bytes(
     config._attn_implementation = _register_flash_like() if attention == "flash" else attention
     model = build_meta_model(config, method, dtype)
     model.train()
-    if method.name in ("qlora", "lora8bit"):
+    if method_info(method.name).quantization:
         # bitsandbytes' 4/8-bit matmuls save their input for backward even though the weight is frozen,
         # as an ordinary trainable linear layer does: mark the base linears trainable to record that.
         head = model.get_output_embeddings()

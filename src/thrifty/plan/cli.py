@@ -1,9 +1,20 @@
-"""Arguments and output of `thrifty plan` (the verb itself is one line in thrifty.cli)."""
+"""The `thrifty plan` verb: its arguments, the request they make, and its output."""
 
 import argparse
 import json
 
-from thrifty.plan.spec import METHODS, MethodSpec
+from thrifty.methods.table import METHODS
+
+
+def add_parser(verbs) -> None:
+    plan = verbs.add_parser(
+        "plan",
+        help="Parameters, peak memory, time and dollars before training.",
+        description="Predict trainable parameters, peak memory, FLOPs, time and cost for "
+        "each GPU and provider; --gpu finds settings that fit.",
+    )
+    add_plan_arguments(plan)
+    plan.set_defaults(func=run_plan)
 
 
 def add_plan_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,6 +27,12 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--virtual-tokens", type=int, default=20, help="Prefix/prompt tuning virtual tokens.")
     p.add_argument("--trainable-layers", type=int, default=2, help="freeze: train the last N layers.")
+    p.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model when it is a hub id.")
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="Read a model whose config names its own Python code (off: only for models you trust).",
+    )
     p.add_argument("--seq-len", type=int, default=512, help="Tokens per sequence.")
     p.add_argument("--batch-size", type=int, default=4, help="Micro-batch per GPU (sequences per forward).")
     p.add_argument("--grad-accum", type=int, default=1, help="Gradient accumulation steps.")
@@ -62,14 +79,7 @@ def request_from_args(args: argparse.Namespace):
     from thrifty.plan.planner import PlanRequest, parse_tokens
 
     targets = args.targets if args.targets == "all-linear" else [t for t in args.targets.split(",") if t]
-    method = MethodSpec(
-        name=args.method,
-        rank=args.rank,
-        alpha=args.alpha,
-        targets=targets,
-        virtual_tokens=args.virtual_tokens,
-        trainable_layers=args.trainable_layers,
-    )
+    method = method_from_args(args, targets)
     return PlanRequest(
         model=args.model,
         method=method,
@@ -87,7 +97,35 @@ def request_from_args(args: argparse.Namespace):
         attention=args.attention,
         runs_dir=args.runs,
         price_file=args.prices,
+        revision=args.revision,
+        trust_remote_code=args.trust_remote_code,
     )
+
+
+# MethodConfig field -> the plan flag that sets it, so a bad value is reported under the flag's name.
+METHOD_FLAGS = {
+    "rank": "rank",
+    "alpha": "alpha",
+    "target_modules": "targets",
+    "num_virtual_tokens": "virtual_tokens",
+    "trainable_layers": "trainable_layers",
+}
+
+
+def method_from_args(args: argparse.Namespace, targets):
+    """The run config's own method section, so a plan and a training run describe a method alike."""
+    from pydantic import ValidationError
+
+    from thrifty.config.schema import MethodConfig
+    from thrifty.errors import UserError
+
+    values = {field: getattr(args, flag) for field, flag in METHOD_FLAGS.items()}
+    try:
+        return MethodConfig(name=args.method, **{**values, "target_modules": targets})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        flag = METHOD_FLAGS.get(str(error["loc"][0]), "method") if error["loc"] else "method"
+        raise UserError(f"--{flag.replace('_', '-')}: {error['msg']}") from None
 
 
 def run_plan(args: argparse.Namespace) -> int:

@@ -46,7 +46,9 @@ def train_flops(
     Gradient checkpointing re-runs the forward: +2N per token.
     """
     n = base_params
-    weight_grads = 2 * n if method in ("full", "scratch") else 2 * trainable
+    from thrifty.methods.table import method_info
+
+    weight_grads = 2 * n if method_info(method).trains_base == "all" else 2 * trainable
     per_token = 2 * n + 2 * n + weight_grads
     heads = config.num_attention_heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads

@@ -3,28 +3,8 @@
 import math
 from typing import Any
 
-from thrifty.plan.spec import MethodSpec
-
 # Trainer optimizer name -> the planner's optimizer-state model (bytes per trainable parameter).
 PLAN_OPTIMIZER = {"sgd": "sgd", "adamw_bnb_8bit": "adamw8bit", "paged_adamw_8bit": "paged_adamw8bit"}
-
-
-def method_spec(method_config) -> MethodSpec:
-    name = method_config.name
-    if name == "lora" and method_config.use_dora:
-        name = "dora"
-    elif name == "lora" and method_config.use_rslora:
-        name = "rslora"
-    return MethodSpec(
-        name=name,
-        rank=method_config.rank,
-        alpha=method_config.alpha,
-        targets=method_config.target_modules,
-        dropout=method_config.dropout,
-        virtual_tokens=method_config.num_virtual_tokens,
-        trainable_layers=method_config.trainable_layers,
-        encoder_hidden_size=method_config.encoder_hidden_size,
-    )
 
 
 def plan_for_run(config, model_path: str, data, precision: str, device: str) -> dict[str, Any]:
@@ -38,7 +18,7 @@ def plan_for_run(config, model_path: str, data, precision: str, device: str) -> 
     tokens = int(steps * per_step * sum(lengths) / len(lengths))
     request = PlanRequest(
         model=model_path,
-        method=method_spec(config.method),
+        method=config.method,
         seq_len=max(lengths),
         micro_batch=t.micro_batch_size,
         grad_accum=t.gradient_accumulation_steps,
@@ -48,6 +28,8 @@ def plan_for_run(config, model_path: str, data, precision: str, device: str) -> 
         optimizer=PLAN_OPTIMIZER.get(t.optimizer, "adamw"),
         device="cpu" if device == "cpu" else "cuda",
         attention="sdpa",
+        revision=config.model.revision,
+        trust_remote_code=config.model.trust_remote_code,
     )
     plan = make_plan(request)
     plan["predicted_seconds"] = plan.get("cpu_seconds") or _gpu_seconds(plan)

@@ -6,11 +6,13 @@ distribution strategy. Activations come from meta-device measurement (architectu
 """
 
 import copy
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import torch
 
-from thrifty.plan.architecture import MethodSpec, ParamCounts, saved_activation_bytes
+from thrifty.config.schema import MethodConfig
+from thrifty.methods.table import method_info
+from thrifty.plan.architecture import ParamCounts, saved_activation_bytes
 
 COMPUTE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 # Bytes per quantized weight. NF4: 4 bits + one absmax per 64 weights; double quantization stores
@@ -66,7 +68,7 @@ class MemoryBreakdown:
 
 
 def activation_profile(
-    config, method: MethodSpec, seq_len: int, precision: str, attention: str = "sdpa"
+    config, method: MethodConfig, seq_len: int, precision: str, attention: str = "sdpa"
 ) -> tuple[int, int]:
     """(bytes per decoder layer, bytes outside the layers) saved for one sequence of `seq_len` tokens."""
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
@@ -74,7 +76,7 @@ def activation_profile(
     one, two = (
         saved_activation_bytes(
             _with_layers(config, n),
-            replace(method, trainable_layers=min(method.trainable_layers, n)),
+            method.model_copy(update={"trainable_layers": min(method.trainable_layers, n)}),
             1,
             seq_len,
             dtype,
@@ -94,17 +96,18 @@ def _with_layers(config, n: int):
 
 
 def estimate_memory(
-    config, counts: ParamCounts, method: MethodSpec, s: MemorySettings, profile: tuple[int, int] | None = None
+    config,
+    counts: ParamCounts,
+    method: MethodConfig,
+    s: MemorySettings,
+    profile: tuple[int, int] | None = None,
 ) -> MemoryBreakdown:
     per_layer, outside = profile or activation_profile(config, method, s.seq_len, s.precision)
     layers = config.num_hidden_layers
     compute = COMPUTE_BYTES[s.precision]
     frozen_dtype = 4 if s.device == "cpu" else compute  # thrifty loads fp32 on CPUs and autocasts
-    trainable_in_base = (
-        counts.base
-        if method.name in ("full", "scratch")
-        else (counts.trainable if method.name == "freeze" else 0)
-    )
+    trains_base = method_info(method.name).trains_base
+    trainable_in_base = {"all": counts.base, "some": counts.trainable, "none": 0}[trains_base]
     frozen = counts.base - trainable_in_base
     if s.quantization:
         quantized = min(counts.quantizable, frozen)
@@ -125,9 +128,7 @@ def estimate_memory(
         activations = (outside + layer_inputs + per_layer) * s.micro_batch
         if s.device == "cpu":
             activations = max(activations, CPU_CHECKPOINT_SHARE * full)
-    from thrifty.methods import get_method
-
-    adapters = "adapters" if get_method(method.name).adapter else "no_adapters"
+    adapters = "adapters" if method_info(method.name).adapter else "no_adapters"
     factor = CPU_ACTIVATION_FACTOR[adapters] if s.device == "cpu" else CUDA_ACTIVATION_FACTOR
     activations = int(activations * factor)
     loss_transient = s.micro_batch * s.seq_len * config.vocab_size * 4  # fp32 gradient of the logits

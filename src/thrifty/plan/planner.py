@@ -4,20 +4,21 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from thrifty.config.schema import MethodConfig
 from thrifty.errors import UserError
+from thrifty.methods.table import method_info
 from thrifty.plan import compute, cost
-from thrifty.plan.architecture import METHODS, MethodSpec, ParamCounts, count_params, resolve_config
+from thrifty.plan.architecture import ParamCounts, count_params, resolve_config
 from thrifty.plan.catalog import find_gpu, gpus
 from thrifty.plan.memory import MemorySettings, activation_profile, estimate_memory
 
 HEADROOM = 0.90  # a plan "fits" when peak memory stays under 90% of the device
-QUANTIZATION = {"qlora": "nf4", "lora8bit": "int8"}
 
 
 @dataclass
 class PlanRequest:
     model: str
-    method: MethodSpec = field(default_factory=MethodSpec)
+    method: MethodConfig = field(default_factory=MethodConfig)
     seq_len: int = 512
     micro_batch: int = 4
     grad_accum: int = 1
@@ -32,15 +33,13 @@ class PlanRequest:
     attention: str = "flash"  # flash (fused, GPUs) | sdpa | eager
     runs_dir: str = "runs"
     price_file: str | None = None
+    revision: str | None = None  # hub revision of `model`, as training reads it
+    trust_remote_code: bool = False  # read a config that names the model's own code (off unless asked)
 
     def validate(self) -> None:
-        if self.method.name not in METHODS:
-            raise UserError(f"--method {self.method.name}: unknown; choose one of {', '.join(METHODS)}")
         for name in ("seq_len", "micro_batch", "grad_accum", "tokens", "gpus"):
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)})")
-        if self.method.rank <= 0:
-            raise UserError(f"--rank must be positive (got {self.method.rank})")
 
 
 def parse_tokens(text: str) -> int:
@@ -58,9 +57,9 @@ def parse_tokens(text: str) -> int:
 
 def make_plan(req: PlanRequest) -> dict[str, Any]:
     req.validate()
-    config = resolve_config(req.model)
+    config = resolve_config(req.model, req.revision, req.trust_remote_code)
     counts = count_params(config, req.method)
-    quant = QUANTIZATION.get(req.method.name)
+    quant = method_info(req.method.name).quantization
     # PyTorch's SDPA runs a fused (flash-style) kernel on CPUs too, so "flash" is right there as well.
     profile = activation_profile(config, req.method, req.seq_len, req.precision, req.attention)
     settings = _settings(req, quant)
@@ -69,12 +68,12 @@ def make_plan(req: PlanRequest) -> dict[str, Any]:
         config,
         counts.base,
         counts.trainable,
-        req.method.name,
+        req.method.variant,
         req.tokens,
         req.seq_len,
         req.gradient_checkpointing,
     )
-    mfu, mfu_source = compute.calibrated_mfu(req.method.name, req.device, req.runs_dir)
+    mfu, mfu_source = compute.calibrated_mfu(req.method.variant, req.device, req.runs_dir)
 
     def fits_on(gpu_key: str, count: int) -> bool:
         per_gpu = estimate_memory(
@@ -84,7 +83,7 @@ def make_plan(req: PlanRequest) -> dict[str, Any]:
 
     plan: dict[str, Any] = {
         "model": req.model,
-        "method": req.method.name,
+        "method": req.method.variant,
         "architecture": getattr(config, "model_type", "?"),
         "trainable_params": counts.trainable,
         "total_params": counts.total,
@@ -133,7 +132,7 @@ def fit_to_gpu(req: PlanRequest, config, counts: ParamCounts, profile) -> dict[s
     candidates = []
     for micro in [m for m in (1, 2, 4, 8, 16, 32, 64) if m <= global_batch and global_batch % m == 0]:
         for ckpt in (False, True):
-            for quant in _quant_choices(req.method.name):
+            for quant in _quant_choices(req.method):
                 s = replace(
                     _settings(req, quant), micro_batch=micro, gradient_checkpointing=ckpt, device="cuda"
                 )
@@ -165,15 +164,15 @@ def fit_to_gpu(req: PlanRequest, config, counts: ParamCounts, profile) -> dict[s
     return result
 
 
-def _quant_choices(method: str) -> list[str | None]:
-    if method in ("lora", "dora", "rslora"):
-        return [None, "int8", "nf4"]
-    return [QUANTIZATION.get(method)]
+def _quant_choices(method: MethodConfig) -> list[str | None]:
+    """A plain LoRA-family method may also fit as its 8-bit or 4-bit variant; others as they are."""
+    info = method_info(method.name)
+    return [None, "int8", "nf4"] if info.low_rank and not info.quantization else [info.quantization]
 
 
 def _suggestions(req: PlanRequest, config, counts: ParamCounts) -> list[str]:
     out = []
-    if req.method.name in ("full", "freeze"):
+    if method_info(req.method.name).trains_base != "none":
         out.append(
             "use LoRA or QLoRA (--method qlora): only the adapters need gradients and optimizer states"
         )
@@ -186,7 +185,7 @@ def _suggestions(req: PlanRequest, config, counts: ParamCounts) -> list[str]:
         counts,
         req.method,
         replace(
-            _settings(req, QUANTIZATION.get(req.method.name)),
+            _settings(req, method_info(req.method.name).quantization),
             micro_batch=1,
             gradient_checkpointing=True,
             device="cuda",

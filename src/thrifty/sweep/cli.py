@@ -29,6 +29,18 @@ SWEEP_FLAGS = {
 }
 
 
+def add_parser(verbs) -> None:
+    sweep = verbs.add_parser(
+        "sweep",
+        help="Hyperparameter search over any config field (Optuna); `sweep report DIR`, `sweep finalize DIR`.",
+        description="Run a sweep file (run config + sweep: section), resuming an interrupted one; "
+        "`thrifty sweep report DIR` writes tables and plots; `thrifty sweep finalize DIR` trains the best "
+        "config on the full data.",
+    )
+    add_sweep_arguments(sweep)
+    sweep.set_defaults(func=run)
+
+
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "target",

@@ -230,7 +230,9 @@ def row_from_trial(plan: SweepPlan, frozen: optuna.trial.FrozenTrial) -> ResultR
     params = {k: decode_choice(v) for k, v in frozen.params.items()}
     config = apply_params(plan.base, params)
     attrs, method, train_cfg = frozen.user_attrs, config.method, config.train
-    adapter = method.name in ("lora", "rslora", "dora", "qlora", "lora8bit")
+    from thrifty.methods.table import method_info
+
+    adapter = method_info(method.name).low_rank
     finished = frozen.datetime_complete or datetime.now(UTC)
     return ResultRow(
         domain=plan.sweep.domain,

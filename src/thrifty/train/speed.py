@@ -12,12 +12,12 @@ from typing import Any
 
 from thrifty.config.schema import RunConfig
 
-# Methods whose virtual tokens are prepended to each row: a packed row would share one prefix.
-PADDED_ONLY_METHODS = ("prefix", "prompt", "ptuning")
-
 
 def uses_packing(config: RunConfig) -> bool:
-    return config.data.packing and config.method.name not in PADDED_ONLY_METHODS
+    """Packing unless the method prepends virtual tokens to each row (a packed row would share one prefix)."""
+    from thrifty.methods.table import method_info
+
+    return config.data.packing and not method_info(config.method.name).padded_only
 
 
 def use_liger(device: str) -> bool:

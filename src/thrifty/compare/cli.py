@@ -1,0 +1,62 @@
+"""The `thrifty compare` verb: its arguments and the function it maps to."""
+
+import argparse
+import json
+from pathlib import Path
+
+from thrifty.config.args import add_train_arguments, config_from_args
+from thrifty.errors import UserError
+
+
+def add_parser(verbs) -> None:
+    comp = verbs.add_parser(
+        "compare",
+        help="Train several strategies on the same data and budget; report quality, time, memory, dollars.",
+        description="Runs each strategy (a method name) with the same data, split, seed and budget, one after "
+        "another, and writes report.md/report.html with plots and a recommendation into --output.",
+    )
+    add_train_arguments(comp)
+    comp.add_argument("--strategies", help="Comma-separated methods (default: scratch,full,lora,qlora).")
+    comp.add_argument("--budget-steps", type=int, help="Optimizer steps per strategy.")
+    comp.add_argument("--budget-minutes", type=float, help="Training minutes per strategy.")
+    comp.add_argument("--budget-dollars", type=float, help="Dollars per strategy at --gpu's cheapest price.")
+    comp.add_argument("--gpu", help="Price the runs on this GPU (e.g. rtx4090).")
+    comp.add_argument(
+        "--same-lr",
+        action="store_true",
+        help="Use the configured learning rate for full/freeze/scratch too (default: 1/10 of it).",
+    )
+    comp.add_argument("--json", action="store_true", help="Print the table and recommendation as JSON.")
+    comp.set_defaults(func=cmd_compare)
+
+
+def check_budget(args: argparse.Namespace) -> None:
+    for name in ("budget_steps", "budget_minutes", "budget_dollars"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive (got {value})")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from thrifty.compare.runner import Budget, compare, parse_strategies
+    from thrifty.train.preflight import preflight
+
+    strategies = parse_strategies(args.strategies)
+    check_budget(args)
+    config = config_from_args(args)
+    preflight(config)
+    from thrifty.quiet import quiet_libraries
+
+    quiet_libraries()
+    from thrifty.compare.report import write_report
+
+    out = Path(args.output or "runs/compare")
+    budget = Budget(args.budget_steps, args.budget_minutes, args.budget_dollars, args.gpu)
+    results = compare(config, strategies, budget, out, args.same_lr, progress=not args.no_progress)
+    report = write_report(results, out, args.gpu)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(report["recommendation"].replace("**", ""))
+        print(f"report: {out / 'report.md'} and {out / 'report.html'}")
+    return 0
