@@ -30,7 +30,7 @@ def main() -> None:
     from thrifty.demo import DEMO_CONFIG
     from thrifty.models.load import load_tokenizer
     from thrifty.models.registry import resolve_model
-    from thrifty.train.run import build_model
+    from thrifty.train.trainer import build_model
 
     config = load_config(DEMO_CONFIG, [])
     path = resolve_model(config.model.name)

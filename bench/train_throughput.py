@@ -303,7 +303,7 @@ def worker(way: str, examples: int, model: str, device: str, out_file: str) -> N
     from thrifty.models.load import load_tokenizer
     from thrifty.models.registry import resolve_model
     from thrifty.plan.compute import train_flops
-    from thrifty.train.run import count_parameters
+    from thrifty.train.save import count_parameters
 
     if device_name() != device:
         sys.exit(f"{way}: asked for {device}, torch sees {device_name()}")

@@ -86,3 +86,17 @@ def test_resolved_config_round_trips(tmp_path):
     again = load_config(tmp_path / "config.yaml")
     assert again == config
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["train"]["max_steps"] == 3
+
+
+def test_validating_a_run_config_imports_no_torch():
+    # The method table is data (methods/table.py): `thrifty train --help`-speed validation, no torch.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from thrifty.config.load import load_config; "
+        "load_config(None, ['method.name=qlora', 'train.max_steps=3']); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

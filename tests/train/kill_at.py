@@ -14,7 +14,8 @@ import sys
 
 from transformers import TrainerCallback
 
-import thrifty.train.run as run
+import thrifty.train.save as save_module
+import thrifty.train.trainer as trainer_module
 from thrifty.cli import main
 
 
@@ -43,7 +44,7 @@ class SignalAt(TrainerCallback):
 
 def install(step: int, signums: list[int], where: str) -> None:
     signaller = SignalAt(step, signums, where)
-    build_trainer, save_outputs = run.build_trainer, run.save_outputs
+    build_trainer, save_outputs = trainer_module.build_trainer, save_module.save_outputs
 
     def build_trainer_signalling(*args, **kwargs):
         trainer, metrics = build_trainer(*args, **kwargs)
@@ -63,9 +64,9 @@ def install(step: int, signums: list[int], where: str) -> None:
         finally:
             del model.save_pretrained
 
-    run.build_trainer = build_trainer_signalling
+    trainer_module.build_trainer = build_trainer_signalling  # train() imports it at call time
     if where == "save":
-        run.save_outputs = save_outputs_signalling
+        save_module.save_outputs = save_outputs_signalling
 
 
 if __name__ == "__main__":

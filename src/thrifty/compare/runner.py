@@ -145,8 +145,13 @@ def compare(
     price = gpu_price(budget.gpu) if budget.gpu else None
     if budget.dollars and not price:
         raise UserError("--budget-dollars needs --gpu to turn dollars into training time")
+    from thrifty.outputs import check_output, claim_output
+    from thrifty.train.folder import data_paths
+
+    check_output(out, "compare")  # before any work: never into a folder thrifty did not write
     configs = {s: strategy_config(base, s, budget, out, same_lr, price) for s in strategies}
     check_fits_model(configs)
+    claim_output(out, "compare", protect=data_paths(base))
     results = out / "results"
     results.mkdir(parents=True, exist_ok=True)
     return [run_strategy(configs[s], s, results, progress) for s in strategies]

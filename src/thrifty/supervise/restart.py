@@ -19,7 +19,7 @@ MAX_BACKOFF_S = 300.0  # a preempted zone rarely recovers faster; beyond 5 minut
 def child_command(args: argparse.Namespace, config) -> list[str]:
     """The `thrifty train` command line the supervisor reruns: same inputs, a fixed run folder, --resume auto."""
     from thrifty.config.args import flag_arguments
-    from thrifty.train.run import default_run_dir
+    from thrifty.train.folder import default_run_dir
 
     command = [sys.executable, "-m", "thrifty", "train", *args.args, *flag_arguments(args)]
     run_dir = Path(config.output.dir) if config.output.dir else default_run_dir(config)

@@ -1,0 +1,127 @@
+"""What a finished run leaves: the adapter or whole model with its tokenizer (each renamed into place
+when complete), and the summary's fields: what was trained, how fast, the plan beside the measurement."""
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from thrifty.config.schema import RunConfig
+from thrifty.data import PreparedData
+from thrifty.eval.perplexity import loss_to_perplexity
+from thrifty.hardware import device_name, peak_memory_bytes
+
+
+def save_outputs(model, tokenizer, run_dir: Path) -> None:
+    """The adapter in standard PEFT format (`adapter/`), or the whole model for methods that train
+    base weights (`model/`, safetensors), plus the tokenizer. Each is written as NAME.tmp and renamed
+    into place once complete and fsync'd, the weights last: their folder present means the tokenizer
+    is complete too, and summary.json (written after) means the run is."""
+    from peft import PeftModel
+
+    from thrifty.train.checkpoint import replace_folder
+
+    weights = "adapter" if isinstance(model, PeftModel) else "model"
+    for name, obj in (("tokenizer", tokenizer), (weights, model)):
+        tmp = run_dir / f"{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        obj.save_pretrained(str(tmp))
+        if name == "model":
+            tokenizer.save_pretrained(str(tmp))  # a whole model folder loads on its own (--model RUN/model)
+        replace_folder(tmp, run_dir / name)
+    shutil.rmtree(run_dir / "trainer", ignore_errors=True)
+
+
+def build_summary(
+    config: RunConfig,
+    model_path: str,
+    trainer,
+    data: PreparedData,
+    precision: str,
+    before: float,
+    after: float,
+    train_seconds: float,
+    started: datetime,
+) -> dict[str, Any]:
+    import torch
+    import transformers
+
+    import thrifty
+
+    trainable, total = count_parameters(trainer.model)
+    tokens = int(trainer.state.num_input_tokens_seen)
+    return {
+        "model": config.model.name,
+        "model_path": model_path,
+        "method": config.method.name,
+        "trainable_params": int(trainable),
+        "total_params": int(total),
+        "trainable_percent": round(100.0 * trainable / total, 4),
+        "steps": trainer.state.global_step,
+        "epochs": round(trainer.state.epoch or 0.0, 4),
+        "stopped_early": bool(config.train.max_steps and trainer.state.global_step < config.train.max_steps),
+        "train_examples": len(data.train),
+        "eval_examples": len(data.eval),
+        "data_format": data.format,
+        "truncated_examples": data.train_stats.truncated + data.eval_stats.truncated,
+        "dropped_examples": data.train_stats.dropped + data.eval_stats.dropped,
+        "train_tokens": tokens,
+        "wall_seconds": round(train_seconds, 3),
+        "tokens_per_second": round(tokens / max(train_seconds, 1e-9), 2),
+        "peak_memory_bytes": peak_memory_bytes(),
+        "eval_loss_before": before,
+        "eval_loss_after": after,
+        "perplexity_before": loss_to_perplexity(before),
+        "perplexity_after": loss_to_perplexity(after),
+        "precision": precision,
+        "device": device_name(),
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "versions": {
+            "thrifty": thrifty.__version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+        },
+    }
+
+
+def planned_vs_measured(plan: dict[str, Any], summary: dict[str, Any], rss_before: int) -> dict[str, Any]:
+    """The planner's prediction beside the measurement, so its error is visible on every run."""
+    from thrifty.plan.compute import cpu_peak_flops
+
+    out = {
+        "predicted_peak_memory_bytes": plan["peak_memory_bytes"],
+        "predicted_seconds": plan["predicted_seconds"],
+        "predicted_flops": plan["flops"],
+        "predicted_tokens": plan["tokens"],
+        "plan_mfu": plan["mfu"],
+    }
+    if summary["device"] == "cpu":
+        # RSS includes the interpreter and libraries; the plan predicts what training adds to it.
+        out["peak_memory_growth_bytes"] = summary["peak_memory_bytes"] - rss_before
+        flops_done = plan["flops"] * summary["train_tokens"] / max(plan["tokens"], 1)
+        out["achieved_mfu"] = flops_done / (summary["wall_seconds"] * cpu_peak_flops(summary["precision"]))
+    return out
+
+
+def speed_summary(trainer, config: RunConfig, train_seconds: float) -> dict[str, Any]:
+    """How the batches were built and what share of training time building them took (target < 2%)."""
+    from thrifty.train.speed import uses_packing
+
+    collate = trainer.data_collator
+    data_seconds = getattr(collate, "seconds", 0.0)
+    return {
+        "packing": uses_packing(config),
+        "micro_batch_size": config.train.micro_batch_size,
+        "gradient_accumulation_steps": config.train.gradient_accumulation_steps,
+        "data_seconds": round(data_seconds, 3),
+        "data_time_share": round(data_seconds / max(train_seconds, 1e-9), 5),
+    }
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """(trainable, total); peft's own count includes virtual-token embeddings and 4-bit packing."""
+    if hasattr(model, "get_nb_trainable_parameters"):
+        return model.get_nb_trainable_parameters()
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)

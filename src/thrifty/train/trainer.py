@@ -1,0 +1,130 @@
+"""The HF Trainer a run trains with: the model adapted and placed, the speed choices made once (compile,
+collator, micro-batch), the arguments, and thrifty's callbacks."""
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from thrifty.config.schema import RunConfig
+from thrifty.data import PreparedData
+from thrifty.hardware import device_name
+
+
+def build_model(model_path: str, config: RunConfig) -> Any:
+    """Load the base the way the method needs it (weights, 4/8-bit, or random) and adapt it."""
+    import torch
+
+    from thrifty.methods import get_method
+    from thrifty.models.load import load_model
+
+    method = get_method(config.method.name)
+    torch.manual_seed(config.train.seed)  # random init and adapter init are part of what the seed fixes
+    base = load_model(model_path, config.model, method.quantization, method.random_init)
+    if config.train.gradient_checkpointing:
+        base.config.use_cache = False
+    return method.apply(base, config.method)
+
+
+def prepare_speed(model, tokenizer, data: PreparedData, config: RunConfig, saved: dict[str, Any]):
+    """Compile (when it helps), build the collator, and pick the micro-batch (when asked); returns the
+    config the trainer runs with, the collator, and the state a resume needs to replay the same batches."""
+    from thrifty.train.speed import choose_micro_batch, compile_model, make_collator
+
+    device = device_name()
+    compile_model(model, config.train.compile, device)
+    collate = make_collator(config, tokenizer, device)
+    config, state = choose_micro_batch(model, data.train, collate, config, saved, device)
+    return config, collate, state
+
+
+def build_trainer(
+    model, data: PreparedData, config: RunConfig, collate, precision: str, run_dir: Path, progress
+):
+    """The Trainer and the callback that keeps metrics.jsonl (its `history` is what was logged)."""
+    from transformers import EarlyStoppingCallback, Trainer
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_callback import ProgressCallback as HFProgress
+
+    from thrifty.train.callbacks import MetricsCallback, ProgressCallback
+
+    t = config.train
+    args = training_arguments(config, precision, run_dir)
+    one_device(args)
+    metrics = MetricsCallback(run_dir / "metrics.jsonl")
+    callbacks = [metrics] + ([ProgressCallback()] if progress else [])
+    if t.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+    if t.max_minutes:
+        from thrifty.train.callbacks import TimeLimitCallback
+
+        callbacks.append(TimeLimitCallback(t.max_minutes * 60))
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.eval,
+        data_collator=collate,
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # it prints raw dicts; metrics.jsonl and our bar replace it
+    trainer.remove_callback(HFProgress)
+    return trainer, metrics
+
+
+def training_arguments(config: RunConfig, precision: str, run_dir: Path):
+    from transformers import TrainingArguments
+
+    from thrifty.train.speed import trainer_kwargs
+
+    t = config.train
+    return TrainingArguments(
+        output_dir=str(run_dir / "trainer"),
+        max_steps=t.max_steps or -1,
+        num_train_epochs=t.epochs,
+        per_device_train_batch_size=t.micro_batch_size,
+        per_device_eval_batch_size=t.micro_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        max_grad_norm=t.max_grad_norm,
+        optim=t.optimizer,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=device_name() == "cpu",
+        activation_checkpointing=t.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        eval_strategy="steps" if t.eval_every_steps else "no",
+        eval_steps=t.eval_every_steps,
+        metric_for_best_model="eval_loss" if t.early_stopping_patience else None,
+        greater_is_better=False,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        save_strategy="no",
+        seed=t.seed,
+        data_seed=t.seed,
+        report_to="none",
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        **trainer_kwargs(config, device_name()),
+    )
+
+
+def one_device(args) -> None:
+    """One process trains on one device. With several GPUs visible and no launcher, HF Trainer would wrap
+    the model in nn.DataParallel, which splits each batch along dim 0: a packed [1, T] row cannot be
+    split and the one-dimensional shifted labels would be cut apart from their rows. Several GPUs are
+    used by launching one process per GPU (accelerate/torchrun), never by DataParallel."""
+    from transformers.training_args import ParallelMode
+
+    visible = args.n_gpu
+    if visible > 1 and args.parallel_mode == ParallelMode.NOT_DISTRIBUTED:
+        args._n_gpu = 1  # what Trainer itself sets for model-parallel models, to the same end
+        print(
+            f"note: {visible} GPUs are visible; this one process trains on {args.device} only "
+            "(no DataParallel); launch one process per GPU to use them all",
+            file=sys.stderr,
+        )
