@@ -9,7 +9,7 @@ import yaml
 
 from tests.train.conftest import PLAIN, assert_same_run, signal_at, train_args
 from thrifty.cli import main
-from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR
+from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR, UserError
 from thrifty.train.remote import Remote, Uploader
 
 
@@ -125,3 +125,31 @@ def test_file_remote_upload_mirrors_local_retention(tmp_path):
     shutil.rmtree(run / "checkpoints")
     downloaded = remote.download(3, run)
     assert downloaded == run / "checkpoints" / "step-000003"
+
+
+HOSTILE_NAMES = [
+    "../../escaped.txt",
+    "/tmp/thrifty-absolute.txt",
+    "a/../../escaped.txt",
+    "..\\escaped.txt",
+    "C:/x.txt",
+    "",
+]
+
+
+def test_hostile_manifest_names_write_nothing_outside_the_checkpoint(tmp_path, s3_endpoint, bucket):
+    # A remote manifest is read before it can be verified: its names are checked before any download.
+    remote = Remote(f"s3://{bucket}/run", {"endpoint_url": s3_endpoint})
+    remote.check()
+    run_dir = tmp_path / "work" / "run"
+    run_dir.mkdir(parents=True)
+    for number, name in enumerate(HOSTILE_NAMES, start=1):
+        step = f"{bucket}/run/checkpoints/step-{number:06d}"
+        manifest = {"format": 1, "step": number, "files": {name: {"bytes": 5, "sha256": "0" * 64}}}
+        remote.fs.pipe(f"{step}/manifest.json", json.dumps(manifest).encode())
+        remote.fs.pipe(f"{step}/{name.lstrip('/') or 'x'}", b"owned")
+        with pytest.raises(UserError, match="not a file inside the checkpoint"):
+            remote.download(number, run_dir)
+        assert not (run_dir / "checkpoints" / f"step-{number:06d}").exists()
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert not Path("/tmp/thrifty-absolute.txt").exists()

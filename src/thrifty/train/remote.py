@@ -89,7 +89,17 @@ class Remote:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.fs.get_file(f"{source}/{MANIFEST}", str(tmp / MANIFEST))
-        for rel in (read_manifest(tmp) or {}).get("files", {}):
+        files = (read_manifest(tmp) or {}).get("files", {})
+        bad = next(
+            (rel for rel in (files if isinstance(files, dict) else [""]) if not safe_entry(tmp, rel)), None
+        )
+        if bad is not None:  # checked before anything is fetched: a hostile name writes nowhere
+            shutil.rmtree(tmp)
+            raise UserError(
+                f"{source}/{MANIFEST} lists {bad!r}, which is not a file inside the checkpoint; "
+                "this remote checkpoint was not written by thrifty: delete it or point checkpoint.remote elsewhere"
+            )
+        for rel in files:
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             self.fs.get_file(f"{source}/{rel}", str(tmp / rel))
         problem = verify(tmp)
@@ -160,3 +170,15 @@ class Uploader:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def safe_entry(folder: Path, rel) -> bool:
+    """A manifest name thrifty itself writes: a relative POSIX path of plain parts (no '..', no absolute
+    path, no backslash or drive, not the manifest itself) that stays inside `folder`."""
+    if not isinstance(rel, str) or not rel or rel == MANIFEST or "\\" in rel or ":" in rel or "\x00" in rel:
+        return False
+    parts = rel.split("/")
+    if rel.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        return False
+    root = folder.resolve()
+    return root in (folder / rel).resolve().parents
