@@ -8,6 +8,7 @@ though bucket mounts have no atomic rename.
 
 import argparse
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from thrifty.errors import UserError
 CONFIG_ON_VM = "/thrifty/config.yaml"
 MOUNT = "/checkpoints"
 RUN_ON_VM = "/thrifty/run"  # local disk on the VM; the mount is only the remote copy
+DATA_ON_VM = "/thrifty/data"  # local data files are uploaded here
+FLAG_OF = {"data.path": "data", "data.eval_path": "eval_data"}
 HEADER = "# SkyPilot managed job written by `thrifty launch skypilot`. Launch: sky jobs launch THIS_FILE\n"
 
 
@@ -34,7 +37,12 @@ def skypilot_task(args: argparse.Namespace) -> dict[str, Any]:
             "--bucket is needed: checkpoints must outlive the spot machine (e.g. s3://my-bucket/thrifty)"
         )
     name = task_name(config_path)
-    command = ["thrifty", "run"] + ([CONFIG_ON_VM] if config_path else []) + overrides + flag_arguments(args)
+    mounted = local_data(args)
+    # A mounted file's flag is dropped: on the VM a flag would win over the override that points at the copy.
+    skip = ("output", *(FLAG_OF[field] for field, _, _ in mounted))
+    command = (
+        ["thrifty", "run"] + ([CONFIG_ON_VM] if config_path else []) + overrides + flag_arguments(args, skip)
+    )
     command += [
         f"output.dir={RUN_ON_VM}",
         f"checkpoint.remote=file://{MOUNT}/{name}",
@@ -49,13 +57,34 @@ def skypilot_task(args: argparse.Namespace) -> dict[str, Any]:
     file_mounts: dict[str, Any] = {MOUNT: {"source": args.bucket, "mode": "MOUNT"}}
     if config_path:
         file_mounts[CONFIG_ON_VM] = str(Path(config_path).resolve())
+    for field, on_vm, local in mounted:
+        file_mounts[on_vm] = local
+        command.append(f"{field}={on_vm}")  # the last override wins over the flag and the config file
+    import thrifty
+
     return {
         "name": name,
         "resources": resources,
         "file_mounts": file_mounts,
-        "setup": "pip install thrifty",
-        "run": " ".join(command),
+        # The VM runs the thrifty that wrote the task, so its config fields and flags mean the same.
+        "setup": shlex.join(["pip", "install", f"thrifty=={thrifty.__version__}"]),
+        # One shell line: every value quoted, so spaces, ';', '$(...)' or backticks stay data.
+        "run": shlex.join(command),
     }
+
+
+def local_data(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    """(config field, path on the VM, local path) for each data file on this machine the run reads;
+    hub dataset ids, pkg: files and remote URLs are left as they are."""
+    from thrifty.config.args import config_from_args
+
+    data = config_from_args(args).data
+    out = []
+    for field, value in (("data.path", data.path), ("data.eval_path", data.eval_path)):
+        if value and "://" not in value and Path(value).expanduser().exists():
+            local = Path(value).expanduser().resolve()
+            out.append((field, f"{DATA_ON_VM}/{field.split('.')[1]}/{local.name}", str(local)))
+    return out
 
 
 def write_task(args: argparse.Namespace, path: str) -> Path:
