@@ -147,3 +147,28 @@ def test_labels_and_json_metric_end_to_end(tiny_run, tmp_path, capsys):
     assert set(report["models"]["fine_tuned"]["scores"]) == {"json"}
     assert _in_unit_interval(report["models"]["fine_tuned"]["scores"]["json"])
     assert json.loads((tiny_run / "eval.json").read_text())["metrics"] == ["json"]
+
+
+def test_a_received_run_folder_cannot_turn_on_remote_code(tiny_run, tmp_path, capsys):
+    # Someone else's run folder says model.trust_remote_code: true; only the command line may allow it.
+    import shutil
+
+    import yaml
+
+    from thrifty.cli import main
+
+    received = tmp_path / "received"
+    shutil.copytree(tiny_run, received)
+    config = yaml.safe_load((received / "config.yaml").read_text())
+    config["model"]["trust_remote_code"] = True
+    (received / "config.yaml").write_text(yaml.safe_dump(config))
+    for argv in (["eval", str(received)], ["export", str(received), "--merge"]):
+        capsys.readouterr()
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--trust-remote-code" in err[0] and str(received) in err[0]
+    assert not (received / "eval.json").exists() and not (received / "export").exists()
+    assert (
+        main(["eval", str(received), "--trust-remote-code", "--max-examples", "1", "--max-new-tokens", "2"])
+        == 0
+    )

@@ -46,6 +46,11 @@ def add_eval_parser(verbs) -> argparse.ArgumentParser:
     )
     ev.add_argument("--lm-eval-limit", type=int, help="Examples per lm-eval task (quick checks).")
     ev.add_argument("--force", action="store_true", help="Replace an existing RUN/eval.json.")
+    ev.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="Allow the Python code shipped with the run's model (a run folder's own config cannot).",
+    )
     ev.add_argument("--json", action="store_true", help="Print eval.json instead of a table.")
     ev.add_argument("--no-progress", action="store_true", help="No progress bar (for logs).")
     return ev
@@ -70,6 +75,7 @@ def run_eval(args: argparse.Namespace) -> int:
         "lm_eval_include": args.lm_eval_include,
         "lm_eval_limit": args.lm_eval_limit,
         "force": args.force,
+        "trust_remote_code": args.trust_remote_code,
         "progress": not args.no_progress,
     }
     quiet_libraries()

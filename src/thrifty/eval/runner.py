@@ -29,6 +29,7 @@ class EvalOptions:
     lm_eval_include: str | None = None
     lm_eval_limit: int | None = None
     force: bool = False
+    trust_remote_code: bool = False  # only the command line may allow a run's model code
     progress: bool = True
 
 
@@ -48,7 +49,7 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
     from thrifty.io import write_json_atomic
 
     check_options(options)
-    run = open_run(run_path)
+    run = open_run(run_path, options.trust_remote_code)
     for name in (EVAL_JSON, EVAL_MD):
         if (run.path / name).exists() and not options.force:
             raise UserError(f"{run.path / name} exists; pass --force to replace it")

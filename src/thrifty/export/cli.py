@@ -45,6 +45,11 @@ def add_export_parser(verbs) -> argparse.ArgumentParser:
     )
     ex.add_argument("--force", action="store_true", help="Replace files a previous export wrote.")
     ex.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="Allow the Python code shipped with the run's model (a run folder's own config cannot).",
+    )
+    ex.add_argument(
         "--fetch-tools",
         action="store_true",
         help="Fetch llama.cpp's converters into the cache (done by make setup).",
@@ -77,6 +82,7 @@ def run_export(args: argparse.Namespace) -> int:
         system=args.system,
         int8=args.int8,
         force=args.force,
+        trust_remote_code=args.trust_remote_code,
     )
     if args.gguf:
         from thrifty.export.gguf import parse_types

@@ -27,11 +27,12 @@ class ExportOptions:
     system: str | None = None
     int8: bool = False
     force: bool = False
+    trust_remote_code: bool = False  # only the command line may allow a run's model code
 
 
 def export_run(run_path: str | Path, options: ExportOptions) -> dict[str, Any]:
     """Write what `options` asks for under RUN/export (or --output); returns the paths and the next commands."""
-    run = open_run(run_path)
+    run = open_run(run_path, options.trust_remote_code)
     out = Path(options.output) if options.output else run.path / "export"
     targets = check_request(run, options, out)
     out.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,11 @@ class RunFolder:
         return read_json(self.adapter_dir / "adapter_config.json", "adapter config")
 
 
-def open_run(path: str | Path) -> RunFolder:
-    """A finished run: config.yaml, summary.json and either adapter/ or model/. One-line errors otherwise."""
+def open_run(path: str | Path, trust_remote_code: bool = False) -> RunFolder:
+    """A finished run: config.yaml, summary.json and either adapter/ or model/. One-line errors otherwise.
+
+    A run folder may come from someone else, so its config.yaml cannot turn on code shipped with the
+    model: only `trust_remote_code` (the command line's --trust-remote-code) can."""
     from thrifty.config.load import load_config
 
     run = Path(path)
@@ -57,7 +60,17 @@ def open_run(path: str | Path) -> RunFolder:
     summary = read_json(run / "summary.json", "run summary")
     if not isinstance(summary, dict):
         raise UserError(f"{run / 'summary.json'}: not a run summary (a JSON object); rerun `thrifty train`")
-    return RunFolder(run, load_config(run / "config.yaml"), summary, adapter_dir, model_dir)
+    config = load_config(run / "config.yaml")
+    if config.model.trust_remote_code and not trust_remote_code:
+        raise UserError(
+            f"{run} was trained with model.trust_remote_code=true: the model runs its own Python code; "
+            "pass --trust-remote-code if you trust it"
+        )
+    model = config.model.model_copy(
+        update={"trust_remote_code": trust_remote_code and config.model.trust_remote_code}
+    )
+    config = config.model_copy(update={"model": model})
+    return RunFolder(run, config, summary, adapter_dir, model_dir)
 
 
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
