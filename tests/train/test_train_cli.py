@@ -287,3 +287,41 @@ def test_help_documents_every_flag(capsys):
         assert flag in text
     assert main(["config", "schema"]) == 0
     assert "train.learning_rate" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("optimizer", ["adamw_bnb_8bit", "paged_adamw_8bit"])
+def test_8bit_optimizers_really_keep_8bit_states(optimizer, tiny_model_wide, alpaca_file, tmp_path):
+    # bitsandbytes keeps 32-bit states for tensors under min_8bit_size (4096 elements): a tiny LoRA
+    # would silently test the 32-bit path. Full fine-tuning of the 64-wide model has 8192-element
+    # matrices (64 x 128), so their Adam moments must be uint8.
+    import torch
+    from transformers import TrainerCallback
+
+    from thrifty.config.load import load_config
+    from thrifty.train.run import train
+
+    dtypes: dict[int, set] = {}  # parameter size -> dtypes of its first Adam moment
+
+    class InspectStates(TrainerCallback):
+        def on_step_end(self, args, state, control, optimizer=None, **kwargs):
+            inner = getattr(optimizer, "optimizer", optimizer)
+            for param, st in inner.state.items():
+                if "state1" in st:
+                    dtypes.setdefault(param.numel(), set()).add(st["state1"].dtype)
+
+    overrides = [
+        f"model.name={tiny_model_wide}",
+        f"data.path={alpaca_file}",
+        f"output.dir={tmp_path / 'run'}",
+    ]
+    overrides += [
+        "method.name=full",
+        f"train.optimizer={optimizer}",
+        "train.max_steps=2",
+        "data.max_seq_len=64",
+    ]
+    train(load_config(None, overrides), progress=False, callbacks=[InspectStates()])
+    # 64x128 MLP matrices: 8-bit. (HF Trainer keeps nn.Embedding states in 32 bits on purpose, and
+    # tensors under 4096 elements stay 32-bit in bitsandbytes.)
+    assert dtypes[64 * 128] == {torch.uint8}
+    assert all(d == {torch.float32} for size, d in dtypes.items() if size < 4096)
