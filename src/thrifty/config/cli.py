@@ -28,8 +28,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    from thrifty.methods.table import METHODS
+    from thrifty.methods import table
 
-    for name, info in METHODS.items():
-        print(f"{name:10} {info.description}")
+    for name in table.method_names():
+        print(f"{name:10} {table.method_info(name).description}")
     return 0
