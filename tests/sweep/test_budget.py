@@ -29,14 +29,15 @@ def when_reached(study: optuna.Study, budget: float) -> datetime | None:
 
 
 def test_two_workers_start_no_trial_after_a_dollar_budget_is_reached(sweep_file):
-    # $1,000 per training second: a 2-step trial of the tiny model trains for ~0.5-5 s here, so a couple
-    # of trials exhaust $5,000; all 12 trials would cost more (12 trials of 0.5 s: $6,000).
+    # $10,000 per training second: a 2-step trial of the tiny model trains for ~0.1-5 s, so one or two
+    # trials exhaust $5,000; all 12 would cost more even at 0.05 s each ($6,000). At $1,000/s the AMX
+    # Xeon's ~0.4 s trials let all 12 run under the budget.
     path = sweep_file(
         {"sampler": "random", "trials": 12, "workers": WORKERS, "space": SPACE}, {"max_steps": 2}
     )
     out = path.parent / "dollars"
     budget = 5_000
-    args = ["--budget-dollars", str(budget), "--usd-per-hour", "3.6e6", "--no-progress"]
+    args = ["--budget-dollars", str(budget), "--usd-per-hour", "3.6e7", "--no-progress"]
     assert main(["sweep", str(path), "--output", str(out), *args]) == 0
     study = study_of(out)
     reached = when_reached(study, budget)

@@ -136,6 +136,10 @@ def setup(config: RunConfig, plan_only: bool, resume: str | None, resume_force: 
     if not plan_only:
         check_run_dir(run_dir, config)
     config = config.model_copy(update={"output": config.output.model_copy(update={"dir": str(run_dir)})})
+    if resume and config.checkpoint.remote and not plan_only:
+        from thrifty.outputs import claim_output
+
+        claim_output(run_dir, "train")  # a remote checkpoint is about to be downloaded into it
     resume_plan = None if plan_only else plan_resume(config, run_dir, resume, resume_force)
     precision = resolve_precision(config.train.precision)
     model_path = resolve_model(config.model.name)
