@@ -1,5 +1,6 @@
 """Remote sync against a real S3-compatible server on loopback (moto's server mode) with the real s3fs client."""
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -37,7 +38,9 @@ def s3_endpoint():
 def bucket(s3_endpoint, request) -> str:
     import s3fs
 
-    name = "thrifty-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    # A digest of the whole node name: parametrized cases share their first 40 characters.
+    digest = hashlib.sha256(request.node.name.encode()).hexdigest()[:8]
+    name = f"thrifty-{request.node.name.lower().replace('_', '-')[:40].strip('-')}-{digest}"
     s3fs.S3FileSystem(endpoint_url=s3_endpoint).mkdir(name)
     return name
 
@@ -129,27 +132,82 @@ def test_file_remote_upload_mirrors_local_retention(tmp_path):
 
 HOSTILE_NAMES = [
     "../../escaped.txt",
-    "/tmp/thrifty-absolute.txt",
     "a/../../escaped.txt",
+    "ABS/absolute.txt",  # ABS: an absolute path under this test's tmp_path
     "..\\escaped.txt",
-    "C:/x.txt",
+    "sub\\..\\..\\escaped.txt",
+    "C:/escaped.txt",
+    "C:escaped.txt",
     "",
+    "a//b.txt",
+    "./x.txt",
+    "manifest.json",
+    "x.txt\n",
 ]
 
 
-def test_hostile_manifest_names_write_nothing_outside_the_checkpoint(tmp_path, s3_endpoint, bucket):
-    # A remote manifest is read before it can be verified: its names are checked before any download.
-    remote = Remote(f"s3://{bucket}/run", {"endpoint_url": s3_endpoint})
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_manifest_is_one_line_and_writes_nothing_outside_the_checkpoint(
+    tmp_path, s3_endpoint, bucket, name
+):
+    # A remote manifest is read before it can be verified: every name is checked before any download.
+    name = name.replace("ABS", str(tmp_path / "abs"))
+    url = f"s3://{bucket}/run"
+    remote = Remote(url, {"endpoint_url": s3_endpoint})
     remote.check()
+    step = f"{bucket}/run/checkpoints/step-000003"
+    manifest = {"format": 1, "step": 3, "files": {name: {"bytes": 5, "sha256": "0" * 64}}}
+    if name.isprintable():  # the payload the hostile name points at (S3 refuses a newline in a key)
+        remote.fs.pipe(f"{step}/{name.strip('/') or 'x'}", b"owned")
+    remote.fs.pipe(f"{step}/manifest.json", json.dumps(manifest).encode())
     run_dir = tmp_path / "work" / "run"
     run_dir.mkdir(parents=True)
-    for number, name in enumerate(HOSTILE_NAMES, start=1):
-        step = f"{bucket}/run/checkpoints/step-{number:06d}"
-        manifest = {"format": 1, "step": number, "files": {name: {"bytes": 5, "sha256": "0" * 64}}}
-        remote.fs.pipe(f"{step}/manifest.json", json.dumps(manifest).encode())
-        remote.fs.pipe(f"{step}/{name.lstrip('/') or 'x'}", b"owned")
-        with pytest.raises(UserError, match="not a file inside the checkpoint"):
-            remote.download(number, run_dir)
-        assert not (run_dir / "checkpoints" / f"step-{number:06d}").exists()
+    with pytest.raises(UserError) as raised:
+        remote.download(3, run_dir)
+    message = str(raised.value)
+    assert "\n" not in message and url in message and repr(name) in message
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
-    assert not Path("/tmp/thrifty-absolute.txt").exists()
+    assert list((run_dir / "checkpoints").iterdir()) == []  # the temporary folder is gone too
+
+
+@pytest.mark.parametrize(
+    ("files", "problem"),
+    [
+        ({"a.pt": {"bytes": 5}}, "no sha256"),
+        ({"a.pt": {"bytes": "5", "sha256": "0" * 64}}, "no byte count"),
+        ({"a.pt": "x"}, "no sha256"),
+        (
+            {"a": {"bytes": 1, "sha256": "0" * 64}, "a/b": {"bytes": 1, "sha256": "0" * 64}},
+            "file and as a folder",
+        ),
+        ([], "unreadable"),
+    ],
+)
+def test_manifest_entries_must_have_the_schema_thrifty_writes(tmp_path, s3_endpoint, bucket, files, problem):
+    remote = Remote(f"s3://{bucket}/run", {"endpoint_url": s3_endpoint})
+    step = f"{bucket}/run/checkpoints/step-000003"
+    remote.fs.pipe(f"{step}/manifest.json", json.dumps({"format": 1, "step": 3, "files": files}).encode())
+    with pytest.raises(UserError, match=problem):
+        remote.download(3, tmp_path / "run")
+
+
+def test_manifest_of_another_step_is_refused(tmp_path, s3_endpoint, bucket):
+    remote = Remote(f"s3://{bucket}/run", {"endpoint_url": s3_endpoint})
+    remote.fs.pipe(f"{bucket}/run/checkpoints/step-000003/manifest.json", b'{"step": 9, "files": {}}')
+    with pytest.raises(UserError, match="for step 9, not 3"):
+        remote.download(3, tmp_path / "run")
+
+
+def test_a_name_through_a_symlink_out_of_the_folder_is_refused(tmp_path):
+    from thrifty.train.checkpoint import manifest_problem, verify
+
+    folder, outside = tmp_path / "step-000001", tmp_path / "outside"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"secret")
+    (folder / "link").symlink_to(outside, target_is_directory=True)
+    meta = {"bytes": 6, "sha256": hashlib.sha256(b"secret").hexdigest()}
+    manifest = {"format": 1, "step": 1, "files": {"link/secret": meta}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert "leads outside the checkpoint" in manifest_problem(folder, manifest)
+    assert "leads outside the checkpoint" in verify(folder)  # a received local folder is held to it too

@@ -10,12 +10,13 @@ manifest that verifies is never resumed from.
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from transformers import TrainerCallback
@@ -31,6 +32,8 @@ METRICS = "metrics.jsonl"
 PREFIX = "step-"
 FORMAT = 1
 _CHUNK = 1 << 20  # bytes read at a time when hashing
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FORBIDDEN = re.compile(r"[\\:\x00-\x1f\x7f]")  # backslash, drive/stream colon, control characters
 
 
 def step_name(step: int) -> str:
@@ -99,13 +102,49 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         return None
 
 
+def entry_problem(folder: Path, rel: Any, meta: Any) -> str | None:
+    """None when `rel: meta` is an entry write_manifest could have written for a file inside `folder`: a
+    relative POSIX path of plain parts (no '', '.', '..', absolute path, backslash, drive or control
+    character; not the manifest itself) that resolves inside the folder, with a sha256 and a byte count."""
+    if not isinstance(rel, str) or not rel or rel == MANIFEST or _FORBIDDEN.search(rel):
+        return "which is not a file name thrifty writes"
+    if rel.startswith("/") or any(part in ("", ".", "..") for part in rel.split("/")):
+        return "which is not a relative path inside the checkpoint"
+    if folder.resolve() not in (folder / rel).resolve().parents:  # a symlink on the way would lead out
+        return "which leads outside the checkpoint"
+    sha256 = meta.get("sha256") if isinstance(meta, dict) else None
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        return "with no sha256"
+    if type(meta.get("bytes")) is not int or meta["bytes"] < 0:
+        return "with no byte count"
+    return None
+
+
+def manifest_problem(folder: Path, manifest: Any) -> str | None:
+    """None when the manifest has the shape write_manifest gives it and every name stays inside `folder`:
+    checked before any listed file is opened, so a manifest from elsewhere cannot point anywhere."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        return "manifest.json is unreadable"
+    files = manifest["files"]
+    for rel, meta in files.items():
+        problem = entry_problem(folder, rel, meta)
+        if problem:
+            return f"manifest.json lists {rel!r}, {problem}"
+    parents = {str(parent) for rel in files for parent in PurePosixPath(rel).parents}
+    clash = sorted(parents & set(files))
+    if clash:
+        return f"manifest.json lists {clash[0]!r} both as a file and as a folder"
+    return None
+
+
 def verify(folder: Path) -> str | None:
     """None when every file the manifest lists is present with its size and sha256; else the problem."""
     if not (folder / MANIFEST).is_file():
         return "no manifest.json (the write did not finish)"
     manifest = read_manifest(folder)
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        return "manifest.json is unreadable"
+    problem = manifest_problem(folder, manifest)
+    if problem:
+        return problem
     for rel, meta in manifest["files"].items():
         path = folder / rel
         if not path.is_file():

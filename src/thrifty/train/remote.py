@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from thrifty.errors import UserError
-from thrifty.train.checkpoint import CHECKPOINTS, MANIFEST, parse_step, read_manifest, step_name, verify
+from thrifty.train.checkpoint import (
+    CHECKPOINTS,
+    MANIFEST,
+    manifest_problem,
+    parse_step,
+    read_manifest,
+    step_name,
+    verify,
+)
 
 # Seconds the start-up check waits: s3fs and botocore retry a refused connection for ~30 s on their own.
 CHECK_TIMEOUT_S = 60.0
@@ -89,17 +97,17 @@ class Remote:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.fs.get_file(f"{source}/{MANIFEST}", str(tmp / MANIFEST))
-        files = (read_manifest(tmp) or {}).get("files", {})
-        bad = next(
-            (rel for rel in (files if isinstance(files, dict) else [""]) if not safe_entry(tmp, rel)), None
-        )
-        if bad is not None:  # checked before anything is fetched: a hostile name writes nowhere
+        manifest = read_manifest(tmp)
+        problem = manifest_problem(tmp, manifest)
+        if problem is None and manifest.get("step") != step:
+            problem = f"manifest.json is for step {manifest.get('step')!r}, not {step}"
+        if problem:  # checked before anything is fetched: a hostile name writes nowhere
             shutil.rmtree(tmp)
             raise UserError(
-                f"{source}/{MANIFEST} lists {bad!r}, which is not a file inside the checkpoint; "
-                "this remote checkpoint was not written by thrifty: delete it or point checkpoint.remote elsewhere"
+                f"checkpoint.remote {self.url}: {name}/{problem}; this checkpoint was not written by "
+                "thrifty: delete it there or point checkpoint.remote elsewhere"
             )
-        for rel in files:
+        for rel in manifest["files"]:
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             self.fs.get_file(f"{source}/{rel}", str(tmp / rel))
         problem = verify(tmp)
@@ -170,15 +178,3 @@ class Uploader:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
-def safe_entry(folder: Path, rel) -> bool:
-    """A manifest name thrifty itself writes: a relative POSIX path of plain parts (no '..', no absolute
-    path, no backslash or drive, not the manifest itself) that stays inside `folder`."""
-    if not isinstance(rel, str) or not rel or rel == MANIFEST or "\\" in rel or ":" in rel or "\x00" in rel:
-        return False
-    parts = rel.split("/")
-    if rel.startswith("/") or any(part in ("", ".", "..") for part in parts):
-        return False
-    root = folder.resolve()
-    return root in (folder / rel).resolve().parents
