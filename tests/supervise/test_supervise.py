@@ -134,21 +134,3 @@ def test_skypilot_task_has_spot_recovery_bucket_mount_and_resume_command(tmp_pat
 def test_skypilot_without_bucket_is_refused(tmp_path, capsys):
     assert main(["launch", "skypilot", "--spot", "--task", str(tmp_path / "t.yaml")]) == 2
     assert "--bucket" in capsys.readouterr().err
-
-
-def test_skypilot_task_quotes_hostile_values_and_uploads_the_data(tmp_path):
-    import shlex
-
-    import thrifty
-
-    data = tmp_path / "my data; rm -rf ~.jsonl"
-    data.write_text('{"text": "hi"}\n')
-    hostile = ["data.system_prompt=a b; touch /tmp/pwned $(id) `id` 'q' \"d\""]
-    argv = ["launch", "skypilot", *hostile, "--data", str(data), "--bucket", "s3://bkt/x"]
-    task = skypilot_task(build_parser().parse_args(argv))
-    words = shlex.split(task["run"])  # what the VM's shell will run, word by word
-    assert words[:2] == ["thrifty", "run"] and hostile[0] in words
-    on_vm = "/thrifty/data/path/" + data.name
-    assert task["file_mounts"][on_vm] == str(data.resolve())
-    assert f"data.path={on_vm}" in words and "--data" not in words and str(data) not in task["run"]
-    assert task["setup"] == f"pip install thrifty=={thrifty.__version__}"

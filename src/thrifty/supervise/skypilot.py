@@ -4,11 +4,23 @@ SkyPilot's managed jobs relaunch the task on a new machine after a preemption; i
 resumes after crashes. Checkpoints go to a bucket mounted at /checkpoints through `checkpoint.remote`
 (file:// on the mount), whose manifest-last upload keeps a half-copied checkpoint from being taken even
 though bucket mounts have no atomic rename.
+
+What the VM runs is exactly what was asked here:
+- thrifty is not on PyPI, so `pip install thrifty` would fail there (or install whatever someone
+  uploads under that name). The task syncs this thrifty's source tree as SkyPilot's `workdir` and
+  installs it with `pip install . thrifty==VERSION`: pip takes the synced tree as the only candidate and
+  stops if its version is not the one that wrote the task (the tree edited between writing and launch).
+- The run line is one `shlex.join`: every value is quoted, so spaces, ';', '$(...)', backticks, quotes
+  or newlines in a value stay one argument and never run on the VM.
+- A --data/--eval-data (or data.path/data.eval_path) file or folder on this machine is uploaded through
+  `file_mounts` to a fixed path on the VM (its own name could hold shell or YAML characters) and the run
+  reads that copy; a hub dataset id, a `pkg:` file or a URL is passed on as it is.
 """
 
 import argparse
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +34,7 @@ MOUNT = "/checkpoints"
 RUN_ON_VM = "/thrifty/run"  # local disk on the VM; the mount is only the remote copy
 DATA_ON_VM = "/thrifty/data"  # local data files are uploaded here
 FLAG_OF = {"data.path": "data", "data.eval_path": "eval_data"}
+NAME_ON_VM = {"data.path": "train", "data.eval_path": "eval"}
 HEADER = "# SkyPilot managed job written by `thrifty launch skypilot`. Launch: sky jobs launch THIS_FILE\n"
 
 
@@ -65,17 +78,35 @@ def skypilot_task(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "name": name,
         "resources": resources,
+        "workdir": str(source_tree()),
         "file_mounts": file_mounts,
-        # The VM runs the thrifty that wrote the task, so its config fields and flags mean the same.
-        "setup": shlex.join(["pip", "install", f"thrifty=={thrifty.__version__}"]),
-        # One shell line: every value quoted, so spaces, ';', '$(...)' or backticks stay data.
+        # The VM installs the thrifty that wrote the task (see the module docstring), from the workdir.
+        "setup": shlex.join(["pip", "install", ".", f"thrifty=={thrifty.__version__}"]),
         "run": shlex.join(command),
     }
 
 
+def source_tree() -> Path:
+    """The project folder this thrifty was installed from (`pip install -e`), synced to the VM."""
+    import thrifty
+
+    package = Path(thrifty.__file__).resolve().parent
+    for folder in package.parents[:2]:  # src/thrifty -> src -> project root, or thrifty -> project root
+        try:
+            project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if project.get("name") == "thrifty":
+            return folder
+    raise UserError(
+        f"launch skypilot syncs thrifty's source tree to the VM (thrifty is not on PyPI), but the thrifty at "
+        f"{package} was not installed from one; run it from a checkout installed with `pip install -e .`"
+    )
+
+
 def local_data(args: argparse.Namespace) -> list[tuple[str, str, str]]:
-    """(config field, path on the VM, local path) for each data file on this machine the run reads;
-    hub dataset ids, pkg: files and remote URLs are left as they are."""
+    """(config field, fixed path on the VM, local path) for each data file or folder on this machine the
+    run reads; hub dataset ids, pkg: files and remote URLs are left as they are."""
     from thrifty.config.args import config_from_args
 
     data = config_from_args(args).data
@@ -83,7 +114,10 @@ def local_data(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     for field, value in (("data.path", data.path), ("data.eval_path", data.eval_path)):
         if value and "://" not in value and Path(value).expanduser().exists():
             local = Path(value).expanduser().resolve()
-            out.append((field, f"{DATA_ON_VM}/{field.split('.')[1]}/{local.name}", str(local)))
+            # The reader goes by the suffix (.jsonl, .csv...); a folder (save_to_disk) has none.
+            suffix = local.suffix.lower() if local.is_file() else ""
+            suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,10}", suffix) else ""
+            out.append((field, f"{DATA_ON_VM}/{NAME_ON_VM[field]}{suffix}", str(local)))
     return out
 
 
