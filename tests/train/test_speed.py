@@ -2,13 +2,14 @@
 a failing torch.compile falls back, and the summary reports the data loader's share of the time."""
 
 import json
+from contextlib import nullcontext
 
 import pytest
 import torch
 
 from thrifty.cli import main
 from thrifty.errors import UserError
-from thrifty.train.autobatch import candidates, is_out_of_memory, search_micro_batch
+from thrifty.train.autobatch import DeviceProbe, candidates, is_out_of_memory, search_micro_batch
 
 FAST = ["--no-progress", "train.micro_batch_size=4", "data.max_seq_len=128", "train.logging_steps=1"]
 
@@ -66,12 +67,17 @@ def _rows(n: int) -> list[dict]:
     return [{"input_ids": [1] * (10 + i), "labels": [1] * (10 + i)} for i in range(n)]
 
 
+def _probe(limit: int = 2**62, peak: int = 0) -> DeviceProbe:
+    """A device whose limit and peak the test sets."""
+    return DeviceProbe("cpu", lambda: limit, lambda: None, lambda: peak, nullcontext, lambda: None)
+
+
 def test_search_backs_off_when_a_size_runs_out_of_memory():
-    def step(model, batch):
+    def step(model, batch, probe):
         if len(batch) > 2:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    choice = search_micro_batch(torch.nn.Linear(2, 2), _rows(8), lambda rows: rows, 8, 2**62, step)
+    choice = search_micro_batch(torch.nn.Linear(2, 2), _rows(8), lambda rows: rows, 8, _probe(), step)
     assert (
         choice.micro_batch_size in (1, 2)
         and choice.gradient_accumulation_steps * choice.micro_batch_size == 8
@@ -82,13 +88,15 @@ def test_search_backs_off_when_a_size_runs_out_of_memory():
 
 
 def test_search_stops_at_the_memory_limit_and_refuses_when_nothing_fits():
-    def no_fit(model, batch):
+    def no_fit(model, batch, probe):
         raise torch.OutOfMemoryError("out of memory")
 
     with pytest.raises(UserError, match="gradient_checkpointing"):
-        search_micro_batch(torch.nn.Linear(2, 2), _rows(4), lambda rows: rows, 4, 2**62, no_fit)
-    with pytest.raises(UserError, match="does not fit"):  # any peak is over a 1-byte limit
-        search_micro_batch(torch.nn.Linear(2, 2), _rows(4), lambda rows: rows, 4, 1, lambda m, b: None)
+        search_micro_batch(torch.nn.Linear(2, 2), _rows(4), lambda rows: rows, 4, _probe(), no_fit)
+    with pytest.raises(UserError, match="does not fit"):  # a 2-byte peak is over a 1-byte limit
+        search_micro_batch(
+            torch.nn.Linear(2, 2), _rows(4), lambda rows: rows, 4, _probe(1, 2), lambda m, b, p: None
+        )
 
 
 def test_resume_reuses_the_chosen_micro_batch_without_searching(tiny_model):
@@ -165,9 +173,9 @@ def test_a_real_cpu_allocation_failure_counts_as_out_of_memory():
     assert is_out_of_memory(error)
     assert not is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x2 and 3x2)"))
 
-    def step(model, batch):  # sizes above 2 fail as a real CPU allocation does
+    def step(model, batch, probe):  # sizes above 2 fail as a real CPU allocation does
         if len(batch) > 2:
             torch.empty(2**48, dtype=torch.uint8)
 
-    choice = search_micro_batch(torch.nn.Linear(2, 2), _rows(8), lambda rows: rows, 8, 2**62, step)
+    choice = search_micro_batch(torch.nn.Linear(2, 2), _rows(8), lambda rows: rows, 8, _probe(), step)
     assert choice.micro_batch_size in (1, 2) and choice.tried[-1] == {"size": 4, "note": "out of memory"}

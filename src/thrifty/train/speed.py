@@ -125,18 +125,41 @@ def wants_micro_batch_search(setting: str, device: str) -> bool:
 
 def choose_micro_batch(model, rows, collate, config: RunConfig, saved: dict[str, Any], device: str):
     """The config the trainer runs with: micro-batch and accumulation as searched (or as chosen by the
-    run being resumed, so a resume replays the same batches), and the state to store in checkpoints."""
-    from thrifty.train.autobatch import memory_limit_bytes, search_micro_batch
+    run being resumed, so a resume replays the same batches), and the state to store in checkpoints.
+
+    The search runs the way training will: on the training device, in the training precision, with
+    the training loss head and activation checkpointing, against the memory still free there."""
+    from thrifty.hardware import resolve_precision
+    from thrifty.train.autobatch import device_probe, place_model, search_micro_batch
 
     t = config.train
     if "micro_batch" in saved:
         micro, accum = saved["micro_batch"]
     elif wants_micro_batch_search(t.auto_micro_batch, device):
+        probe = device_probe(device, resolve_precision(t.precision))
+        place_model(model, probe.device)
+        prepare_like_trainer(model, config, device)
         effective = t.micro_batch_size * t.gradient_accumulation_steps
-        choice = search_micro_batch(model, rows, collate, effective, memory_limit_bytes(device))
+        choice = search_micro_batch(model, rows, collate, effective, probe)
         print(choice.describe(), file=sys.stderr)
         micro, accum = choice.micro_batch_size, choice.gradient_accumulation_steps
     else:
         return config, {}
     train = t.model_copy(update={"micro_batch_size": micro, "gradient_accumulation_steps": accum})
     return config.model_copy(update={"train": train}), {"micro_batch": [micro, accum]}
+
+
+def prepare_like_trainer(model, config: RunConfig, device: str) -> None:
+    """What HF Trainer.train() does to the model before its first step, done now so the search measures
+    it: Liger's kernels (fused linear+cross-entropy builds no logits; the Trainer applies the same patch
+    again, which changes nothing) and activation checkpointing, with the kwargs trainer.py passes."""
+    if use_liger(device):
+        from transformers.integrations.liger import apply_liger_kernel
+
+        apply_liger_kernel(model, None)  # TrainingArguments.liger_kernel_config stays None
+    if config.train.gradient_checkpointing:
+        kwargs = {"use_reentrant": False}  # trainer.training_arguments' activation_checkpointing_kwargs
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:  # a model that only has the older name, as the Trainer falls back to
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
