@@ -1,11 +1,18 @@
+import json
+import multiprocessing
+import os
+import queue
+import time
+from pathlib import Path
+
 import pytest
 
-from thrifty.config.schema import ModelConfig
-from thrifty.data.collate import PadCollator
 from thrifty.data.template import render_prompt
 from thrifty.data.tokenize import IGNORE_INDEX, check_max_seq_len, encode_all, encode_cached, encode_example
 from thrifty.errors import UserError
-from thrifty.models.load import load_tokenizer
+
+# torch and transformers are imported where they are used: the cache-race workers below are spawned
+# processes that import this module, and should start in well under a second.
 
 QA = {
     "messages": [
@@ -15,14 +22,21 @@ QA = {
 }
 
 
+def _tokenizer(folder):
+    from thrifty.config.schema import ModelConfig
+    from thrifty.models.load import load_tokenizer
+
+    return load_tokenizer(str(folder), ModelConfig(name=str(folder)))
+
+
 @pytest.fixture(scope="module")
 def chat_tok(tiny_model):
-    return load_tokenizer(str(tiny_model), ModelConfig(name=str(tiny_model)))
+    return _tokenizer(tiny_model)
 
 
 @pytest.fixture(scope="module")
 def plain_tok(tiny_model_plain):
-    return load_tokenizer(str(tiny_model_plain), ModelConfig(name=str(tiny_model_plain)))
+    return _tokenizer(tiny_model_plain)
 
 
 def _split(row):
@@ -94,7 +108,107 @@ def test_tokenization_cache_hits_on_same_inputs_and_misses_on_change(chat_tok):
     assert again[0] == first[0]
 
 
+ROUNDS = 8  # distinct keys, each written by both workers at the same moment
+
+
+class WordTokenizer:
+    """As much of a fast tokenizer as encode_cached uses on {"text": ...} examples, without transformers."""
+
+    chat_template, eos_token, bos_token, is_fast, backend_tokenizer = None, "</s>", None, True, None
+
+    def get_vocab(self) -> dict[str, int]:
+        return {}
+
+    def __call__(self, text: str, add_special_tokens: bool = True, return_offsets_mapping: bool = False):
+        ids = [len(word) for word in text.split()]
+        return {"input_ids": ids, "offset_mapping": [(0, 0)] * len(ids)}
+
+
+def _examples(round_: int) -> list[dict]:
+    return [{"text": f"round {round_} example {n} " + "word " * 60} for n in range(300)]
+
+
+def _race_writer(home: str, tokenizer, barrier, results) -> None:
+    """One sweep worker: each round, a cold cache and the same key as the other worker, at once."""
+    os.environ["THRIFTY_HOME"] = home
+    try:
+        for round_ in range(ROUNDS):
+            barrier.wait(timeout=30)
+            rows, stats, _hit = encode_cached(_examples(round_), tokenizer, 128, False, None)
+            results.put((round_, len(rows), stats.examples))
+    except Exception as exc:  # reported to the test, which fails with it; the other worker stops too
+        barrier.abort()
+        results.put(("error", f"{type(exc).__name__}: {exc}", None))
+
+
+def _race_reader(home: str, stop, results) -> None:
+    """Reads every cache file it can see while the writers run: each must be whole, valid JSON."""
+    seen = 0
+    try:
+        while not stop.is_set():
+            for path in Path(home, "tokenized").glob("*/rows.json"):
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except FileNotFoundError:
+                    continue
+                payload = json.loads(text)
+                assert len(payload["rows"]) == 300, len(payload["rows"])
+                seen += 1
+        results.put(("reader", seen, None))
+    except Exception as exc:
+        results.put(("error", f"reader {type(exc).__name__}: {exc}", None))
+
+
+def test_two_workers_writing_the_same_key_at_once_never_break_the_cache(tmp_path):
+    # Two sweep trials on one machine tokenize the same data together; neither may fail or clobber
+    # the other, and a third process reading the cache meanwhile never sees a partial entry.
+    spawn = multiprocessing.get_context("spawn")
+    home = str(tmp_path / "home")
+    barrier, results, stop = spawn.Barrier(2), spawn.Queue(), spawn.Event()
+    writers = [
+        spawn.Process(target=_race_writer, args=(home, WordTokenizer(), barrier, results)) for _ in range(2)
+    ]
+    reader = spawn.Process(target=_race_reader, args=(home, stop, results))
+    for process in (*writers, reader):
+        process.start()
+    for process in writers:
+        process.join(120)
+    time.sleep(0.2)
+    stop.set()
+    reader.join(60)
+    got = []
+    while len(got) < 2 * ROUNDS + 1:
+        try:
+            got.append(results.get(timeout=2))
+        except queue.Empty:
+            break
+    assert [g[1] for g in got if g[0] == "error"] == []
+    assert sorted(g for g in got if g[0] != "reader") == sorted(
+        (r, 300, 300) for r in range(ROUNDS) for _ in "ab"
+    )
+    assert next(g[1] for g in got if g[0] == "reader") > 0  # the reader did read entries
+    for process in (*writers, reader):
+        assert process.exitcode == 0
+    cache = Path(home, "tokenized")
+    assert sorted(p.name for p in cache.iterdir() if not p.is_dir()) == []  # no temporary file is left
+    assert len(list(cache.glob("*/rows.json"))) == ROUNDS
+
+
+def test_a_damaged_cache_entry_is_rebuilt(chat_tok):
+    rows, _, hit = encode_cached([QA], chat_tok, 300, False, None)
+    assert hit is False
+    from thrifty.data.tokenize import cache_key
+    from thrifty.paths import tokenized_cache_dir
+
+    entry = tokenized_cache_dir() / cache_key([QA], chat_tok, 300, False, None) / "rows.json"
+    entry.write_text('{"rows": [[1, 2')  # an older thrifty killed mid-write, or a full disk
+    again, _, hit = encode_cached([QA], chat_tok, 300, False, None)
+    assert (again, hit) == (rows, False) and json.loads(entry.read_text())["rows"] == rows
+
+
 def test_collator_pads_right_and_masks_padding():
+    from thrifty.data.collate import PadCollator
+
     batch = PadCollator(pad_token_id=0)(
         [{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [8], "labels": [8]}]
     )

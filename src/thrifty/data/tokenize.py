@@ -2,8 +2,10 @@
 
 import hashlib
 import json
-import shutil
+import os
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from thrifty.data.template import render_with_spans, with_system
@@ -130,17 +132,45 @@ def encode_cached(
     train_on_inputs: bool,
     system_prompt: str | None,
 ) -> tuple[list[dict[str, list[int]]], EncodeStats, bool]:
-    """encode_all through the on-disk cache. Returns (rows, stats, cache_hit)."""
+    """encode_all through the on-disk cache. Returns (rows, stats, cache_hit).
+
+    Sweep workers on one machine may miss the same key at the same moment: each writes its own
+    uniquely named temporary file and renames it over CACHE/KEY/rows.json (atomic on POSIX), so no
+    writer touches another's file and a reader sees a whole entry or none. Both entries are equal.
+    """
     key = cache_key(examples, tokenizer, max_seq_len, train_on_inputs, system_prompt)
-    folder = tokenized_cache_dir() / key
-    if (folder / "rows.json").is_file():
-        payload = json.loads((folder / "rows.json").read_text())
+    path = tokenized_cache_dir() / key / "rows.json"
+    payload = _load(path)
+    if payload is not None:
         return payload["rows"], EncodeStats(**payload["stats"]), True
     rows, stats = encode_all(examples, tokenizer, max_seq_len, train_on_inputs, system_prompt)
-    partial = folder.with_name(key + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    (partial / "rows.json").write_text(json.dumps({"rows": rows, "stats": stats.__dict__}))
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)  # atomic: a reader sees the whole cache entry or none
+    _store(path, {"rows": rows, "stats": stats.__dict__})
     return rows, stats, False
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    """A cache entry, or None: missing, or damaged (a full disk; a thrifty killed mid-write) and rebuilt."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("rows"), list):
+        return None
+    if not isinstance(payload.get("stats"), dict) or set(payload["stats"]) != set(
+        EncodeStats.__dataclass_fields__
+    ):
+        return None
+    return payload
+
+
+def _store(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")  # this writer's alone
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            json.dump(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # only left when the write failed (e.g. a full disk)
