@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from thrifty.cli import main
+from thrifty.errors import UserError
 
 SUMMARY_KEYS = {
     "model",
@@ -174,6 +175,21 @@ def _has_cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("device", ["cpu", "mps", "cuda"])
+def test_fp16_is_refused_only_without_cuda(device, monkeypatch):
+    # Both sides of the rule on any machine: the "fp16 on cpu" case above can only see its own.
+    from thrifty import hardware
+
+    if device == "cuda" and _has_cuda():
+        assert hardware.resolve_precision("fp16") == "fp16"  # the real GPU, unpatched
+    monkeypatch.setattr(hardware, "device_name", lambda: device)
+    if device == "cuda":
+        assert hardware.resolve_precision("fp16") == "fp16"
+    else:
+        with pytest.raises(UserError, match=f"fp16 needs a CUDA GPU \\(this machine: {device}\\)"):
+            hardware.resolve_precision("fp16")
 
 
 @pytest.mark.parametrize(
