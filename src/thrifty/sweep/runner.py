@@ -14,12 +14,14 @@ from typing import Any
 import optuna
 
 from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR, Preempted, UserError
+from thrifty.outputs import check_output, claim_output
 from thrifty.sweep.budget import SECONDS_SPENT, Budget, minutes_left, spent_dollars
 from thrifty.sweep.objective import Objective, SweepPlan, results_callback, sync_results
 from thrifty.sweep.settings import SweepSettings, check_objective_data, parse_settings, read_sweep_file
 from thrifty.sweep.space import check_endpoints, grid_configs, parse_space
 from thrifty.sweep.storage import default_url, load_study, open_storage, study_user_attrs
 
+KIND = "sweep"  # the sweep folder's marker (thrifty.outputs): its trial and final runs are "train"
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 # Study user attr: the points of the lhs/sobol design, fixed when the study is created (the first
 # --trials), since a resumed sweep may ask for another number of trials.
@@ -47,9 +49,11 @@ def prepare(path: Path, overrides: dict[str, Any], output: str | None) -> SweepP
     if "cost_usd" in settings.objectives and not (settings.gpu or settings.usd_per_hour):
         raise UserError(f"{path}: objective cost_usd needs sweep.gpu or sweep.usd_per_hour to price trials")
     check_objective_data(settings, full, str(path))  # before the sweep folder exists
-    trials = count_trials(settings, space)
     sweep_dir = Path(output or Path("runs") / f"sweep-{settings.domain}")
-    url, study_name = open_sweep_dir(settings, sweep_dir, trials)
+    protect = data_paths(full)
+    check_output(sweep_dir, KIND, protect=protect)  # a folder of the user's: one line, nothing written
+    trials = count_trials(settings, space)
+    url, study_name = open_sweep_dir(settings, sweep_dir, trials, protect)
     trial_base = full.model_dump(mode="json")
     examples = None
     if settings.search_fraction < 1:
@@ -103,15 +107,23 @@ def check_same_search(sweep_dir: Path, plan: SweepPlan) -> None:
         )
 
 
-def open_sweep_dir(settings: SweepSettings, sweep_dir: Path, trials: int) -> tuple[str, str]:
-    """(storage URL, study name) once the storage answers and a resumed design fits `trials`."""
+def data_paths(config) -> list[Path]:
+    """The local data files the sweep reads: a sweep folder holding one is never replaced."""
+    return [Path(p) for p in (config.data.path, config.data.eval_path) if p and Path(p).exists()]
+
+
+def open_sweep_dir(
+    settings: SweepSettings, sweep_dir: Path, trials: int, protect: list[Path] = ()
+) -> tuple[str, str]:
+    """(storage URL, study name) once the storage answers and a resumed design fits `trials`; the
+    folder is claimed as a sweep's (new, empty or already a sweep's: see thrifty.outputs)."""
     url, study_name = (
         settings.storage or default_url(sweep_dir),
         settings.study_name or sweep_dir.resolve().name,
     )
     # A server URL is tried before any data is read or written: an unreachable one is one line.
     storage = open_storage(url) if settings.storage else None
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    claim_output(sweep_dir, KIND, protect=protect)
     check_design_size(storage or open_storage(url), study_name, settings.sampler, trials)
     return url, study_name
 
@@ -347,9 +359,42 @@ class ForwardStops:
             signal.signal(sig, handler)
 
 
+def visible_gpus(environ: dict[str, str], count: int) -> list[str]:
+    """The GPUs this process may hand out, as CUDA_VISIBLE_DEVICES names them: the user's own list when
+    set (indices or GPU-/MIG- UUIDs), else 0..count-1. `count` is what CUDA sees through that list, and
+    CUDA stops the list at its first invalid entry, so only the first `count` names are real."""
+    listed = environ.get("CUDA_VISIBLE_DEVICES")
+    names = [n.strip() for n in listed.split(",")] if listed is not None else [str(i) for i in range(count)]
+    return names[:count]
+
+
+def worker_devices(workers: int, gpus: list[str]) -> list[str | None]:
+    """Worker i's CUDA_VISIBLE_DEVICES: GPU i mod the number of GPUs (so it trains on its own, as
+    cuda:0); None for every worker when there is no GPU (its environment is left alone)."""
+    return [gpus[i % len(gpus)] if gpus else None for i in range(workers)]
+
+
+def gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def worker_envs(env: dict[str, str], workers: int) -> list[dict[str, str]]:
+    """Each worker's environment, its own GPU in it; one stderr line says which worker has which."""
+    devices = worker_devices(workers, visible_gpus(env, gpu_count()))
+    if devices and devices[0] is not None:
+        shared = " (some share one)" if len(set(devices)) < workers else ""
+        pairs = ", ".join(f"worker {i} -> GPU {d}" for i, d in enumerate(devices))
+        print(f"sweep: {pairs}{shared} (CUDA_VISIBLE_DEVICES per worker)", file=sys.stderr)
+    return [env if d is None else {**env, "CUDA_VISIBLE_DEVICES": d} for d in devices]
+
+
 def run_workers(plan: SweepPlan, remaining: int, workers: int, deadline: float | None) -> int:
-    """N local processes on the shared storage, each with an even share of the remaining trials."""
+    """N local processes on the shared storage, each with an even share of the remaining trials and,
+    on a machine with GPUs, a GPU of its own (round robin when there are more workers than GPUs)."""
     shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
+    shares = [s for s in shares if s]
     import os
 
     import thrifty
@@ -360,16 +405,17 @@ def run_workers(plan: SweepPlan, remaining: int, workers: int, deadline: float |
     # N workers x all-cores thread pools oversubscribe the CPU; on a busy 2-core machine that made
     # SmolLM2 training ~10x slower (2-3 vs ~28 tokens/s). Split the cores unless the user chose.
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    envs = worker_envs(env, len(shares))
     procs = []
     with ForwardStops(procs) as stop:
-        for i, share in enumerate(s for s in shares if s):
+        for i, share in enumerate(shares):
             if stop.stopped:  # a signal came while the workers were starting: start no more
                 break
             command = [sys.executable, "-m", "thrifty.sweep.worker", plan.sweep_dir, str(share), str(i)]
             if deadline is not None:
                 command.append(repr(deadline))
             # Their own session: a terminal's Ctrl-C reaches only this process, which tells each worker once.
-            procs.append(subprocess.Popen(command, env=env, start_new_session=True))
+            procs.append(subprocess.Popen(command, env=envs[i], start_new_session=True))
         codes = [p.wait() for p in procs]
     if any(codes):
         print(

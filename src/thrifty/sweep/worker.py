@@ -1,7 +1,8 @@
 """A local sweep worker process: `python -m thrifty.sweep.worker SWEEP_DIR N_TRIALS WORKER [DEADLINE]`.
 
 DEADLINE: the time.time() (seconds since the epoch) after which --budget-minutes lets no trial start,
-the same for every worker of the sweep."""
+the same for every worker of the sweep. On a machine with GPUs the sweep gives each worker its own
+through CUDA_VISIBLE_DEVICES (runner.worker_envs): here it is the only GPU, cuda:0."""
 
 import sys
 from pathlib import Path
