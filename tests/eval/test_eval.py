@@ -175,3 +175,23 @@ def test_a_received_run_folder_cannot_turn_on_remote_code(tiny_run, tmp_path, ca
         main(["eval", str(received), "--trust-remote-code", "--max-examples", "1", "--max-new-tokens", "2"])
         == 0
     )
+
+
+def test_eval_writes_only_into_a_run_folder(tiny_run, tmp_path, capsys):
+    """eval writes eval.json into the run it reads: a folder thrifty marked as something else is refused
+    (nothing written), while a run from before the markers (none) is still evaluated."""
+    import shutil
+
+    from thrifty.outputs import MARKER, write_marker
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_run, other, ignore=shutil.ignore_patterns("eval.json", "eval.md", "export", MARKER))
+    write_marker(other, "export")
+    capsys.readouterr()
+    assert main(["eval", str(other), "--max-examples", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "thrifty export folder, not a run folder" in err
+    assert not (other / "eval.json").exists() and not (other / "eval.md").exists()
+    (other / MARKER).unlink()
+    assert main(["eval", str(other), "--max-examples", "1", "--max-new-tokens", "2", "--no-progress"]) == 0
+    assert (other / "eval.json").is_file() and not (other / MARKER).exists()

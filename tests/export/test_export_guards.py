@@ -12,6 +12,7 @@ from thrifty.cli import main
 from thrifty.export import gguf
 from thrifty.export.runner import ExportOptions, _ollama, file_stem
 from thrifty.inference.run_folder import open_run
+from thrifty.outputs import MARKER, write_marker
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +29,7 @@ def _one_line(capsys) -> str:
 
 def test_a_second_gguf_export_does_not_rewrite_the_folder_card(run, tmp_path, capsys, monkeypatch):
     """A first `--gguf q8_0` left gguf/README.md; `--gguf q4_k_m` into the same folder must not replace it."""
+    write_marker(tmp_path, "export")  # the folder the first export claimed
     card = tmp_path / "gguf" / "README.md"
     card.parent.mkdir()
     card.write_text("card of the first export\n")
@@ -38,10 +40,11 @@ def test_a_second_gguf_export_does_not_rewrite_the_folder_card(run, tmp_path, ca
     err = _one_line(capsys)
     assert f"{card} exists" in err and "--force" in err
     assert card.read_text() == "card of the first export\n"
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["README.md", "gguf"]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == [MARKER, "README.md", "gguf"]
 
 
 def test_gguf_adapter_card_and_modelfile_are_guarded_too(run, tmp_path, capsys):
+    write_marker(tmp_path, "export")
     folder = tmp_path / "gguf-adapter"
     folder.mkdir()
     (folder / "Modelfile").write_text("FROM ./old.gguf\n")
@@ -59,6 +62,7 @@ def test_gguf_adapter_card_and_modelfile_are_guarded_too(run, tmp_path, capsys):
 def test_an_existing_int8_folder_is_refused_before_any_work(run, tmp_path, capsys, monkeypatch):
     import thrifty.export.merge as merge
 
+    write_marker(tmp_path, "export")
     (tmp_path / "int8").mkdir()
     (tmp_path / "int8" / "README.md").write_text("old int8 card\n")
     monkeypatch.setattr(merge, "save_merged", lambda *a: pytest.fail("merged despite the guard"))

@@ -3,6 +3,7 @@
 import argparse
 import json
 
+from thrifty.inference.device import add_device_argument
 from thrifty.quiet import quiet_libraries
 
 
@@ -51,6 +52,13 @@ def add_eval_parser(verbs) -> argparse.ArgumentParser:
         action="store_true",
         help="Allow the Python code shipped with the run's model (a run folder's own config cannot).",
     )
+    ev.add_argument(
+        "--base",
+        metavar="MODEL",
+        help="Your copy of the run's base model (folder, hub id or bundled name); default: where the run "
+        "recorded it.",
+    )
+    add_device_argument(ev)
     ev.add_argument("--json", action="store_true", help="Print eval.json instead of a table.")
     ev.add_argument("--no-progress", action="store_true", help="No progress bar (for logs).")
     return ev
@@ -76,6 +84,8 @@ def run_eval(args: argparse.Namespace) -> int:
         "lm_eval_limit": args.lm_eval_limit,
         "force": args.force,
         "trust_remote_code": args.trust_remote_code,
+        "base": args.base,
+        "device": args.device,
         "progress": not args.no_progress,
     }
     quiet_libraries()

@@ -25,15 +25,17 @@ def run_lm_eval(
     limit: int | None = None,
     compare_base: bool = False,
     manager=None,
+    device: str = "cpu",
 ) -> dict[str, dict[str, dict[str, float]]]:
     """{"fine_tuned": {task: {metric: value}}, "base": ...}: the fine-tuned model through lm-eval's own
     loading (base + `peft` adapter, or the saved whole model), and the base too with `compare_base`.
-    `manager`: the task manager `task_manager` already built (it checked the task names)."""
+    `manager`: the task manager `task_manager` already built (it checked the task names); `device`: where
+    lm-eval puts the model (thrifty.inference.device.choose_device)."""
     check_installed()
     manager = manager or task_manager(tasks, include)
-    out = {"fine_tuned": _evaluate(run, manager, tasks, batch_size, limit, base=False)}
+    out = {"fine_tuned": _evaluate(run, manager, tasks, batch_size, limit, device, base=False)}
     if compare_base:
-        out["base"] = _evaluate(run, manager, tasks, batch_size, limit, base=True)
+        out["base"] = _evaluate(run, manager, tasks, batch_size, limit, device, base=True)
     return out
 
 
@@ -57,8 +59,9 @@ def task_manager(tasks: list[str], include: str | None):
     return manager
 
 
-def _evaluate(run: RunFolder, manager, tasks: list[str], batch_size: int, limit: int | None, base: bool):
-    import torch
+def _evaluate(
+    run: RunFolder, manager, tasks: list[str], batch_size: int, limit: int | None, device: str, base: bool
+):
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
 
@@ -68,10 +71,10 @@ def _evaluate(run: RunFolder, manager, tasks: list[str], batch_size: int, limit:
         pretrained=pretrained,
         peft=adapter,
         tokenizer=str(run.tokenizer_dir),
-        device="cuda" if torch.cuda.is_available() else "cpu",
+        device=device,
         dtype=run.config.model.dtype,
         batch_size=batch_size,
-        trust_remote_code=run.config.model.trust_remote_code,
+        trust_remote_code=run.config.model.trust_remote_code,  # the flag's value (open_run), never the folder's
     )
     results = simple_evaluate(
         model=model, tasks=tasks, task_manager=manager, limit=limit, log_samples=False, bootstrap_iters=0

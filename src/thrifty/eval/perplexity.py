@@ -8,6 +8,7 @@ import torch
 
 from thrifty.data.collate import PadCollator
 from thrifty.data.tokenize import IGNORE_INDEX
+from thrifty.inference.device import to_model_device
 
 
 def perplexity(model: Any, rows: list[dict[str, list[int]]], pad_token_id: int, batch_size: int = 8) -> dict:
@@ -18,7 +19,7 @@ def perplexity(model: Any, rows: list[dict[str, list[int]]], pad_token_id: int, 
     ordered = sorted(rows, key=lambda r: -len(r["input_ids"]))
     with torch.inference_mode():
         for start in range(0, len(ordered), batch_size):
-            batch = {k: v.to(model.device) for k, v in collate(ordered[start : start + batch_size]).items()}
+            batch = to_model_device(collate(ordered[start : start + batch_size]), model)
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
             # Position t predicts token t+1.
             shift_logits = logits[:, :-1].float()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from thrifty.errors import UserError
+from thrifty.inference.device import choose_device
 from thrifty.inference.run_folder import RunFolder, load_base, load_tokenizer_for, load_tuned, open_run
 
 EVAL_JSON = "eval.json"
@@ -30,6 +31,8 @@ class EvalOptions:
     lm_eval_limit: int | None = None
     force: bool = False
     trust_remote_code: bool = False  # only the command line may allow a run's model code
+    base: str | None = None  # this machine's copy of the base model (default: where the run recorded it)
+    device: str = "auto"  # auto, cpu or cuda: see thrifty.inference.device
     progress: bool = True
 
 
@@ -49,10 +52,9 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
     from thrifty.io import write_json_atomic
 
     check_options(options)
-    run = open_run(run_path, options.trust_remote_code)
-    for name in (EVAL_JSON, EVAL_MD):
-        if (run.path / name).exists() and not options.force:
-            raise UserError(f"{run.path / name} exists; pass --force to replace it")
+    device = choose_device(options.device)
+    run = open_run(run_path, options.trust_remote_code, options.base)
+    check_eval_target(run, options)
     tasks = None
     if options.lm_eval_tasks:  # lm-eval's task names are checked before any generation, not after
         from thrifty.eval.harness import check_installed, task_manager
@@ -62,9 +64,12 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
     tokenizer = load_tokenizer_for(run)
     data = load_eval_set(run, options, tokenizer)
     check_task_metrics(data, options)
-    options = replace(options, metrics=metric_names(options))
-    print(f"eval: {len(data.examples)} examples from {data.source} ({data.format})", file=sys.stderr)
-    tuned = load_tuned(run)
+    options = replace(options, metrics=metric_names(options), device=device)
+    print(
+        f"eval: {len(data.examples)} examples from {data.source} ({data.format}), on {device}",
+        file=sys.stderr,
+    )
+    tuned = load_tuned(run, device=device)
     models = {"fine_tuned": measure(tuned, tokenizer, data, options, "fine-tuned")}
     if options.compare_base:
         models["base"] = _measure_base(run, tuned, tokenizer, data, options)
@@ -79,6 +84,7 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
         "labels": options.labels,
         "max_new_tokens": options.max_new_tokens,
         "batch_size": options.batch_size,
+        "device": device,
         "models": {name: _without_answers(result) for name, result in models.items()},
         "delta": _delta(models),
         "samples": _samples(data, models, options.shown_examples),
@@ -89,6 +95,27 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
     write_markdown(report, run.path / EVAL_MD)
     write_json_atomic(run.path / EVAL_JSON, report)
     return report
+
+
+def check_eval_target(run: RunFolder, options: EvalOptions) -> None:
+    """eval writes eval.json and eval.md into the run folder it reads, and nowhere else: never over a
+    previous eval without --force, never into a folder thrifty marked as something other than a run
+    (a folder without a marker is a run from before the markers, which open_run has checked). A base
+    the run needs but this machine lacks is one line here, before any model loads."""
+    from thrifty.inference.run_folder import base_model_path
+    from thrifty.outputs import marker_kind
+
+    kind = marker_kind(run.path)
+    if kind not in (None, "train"):
+        raise UserError(
+            f"{run.path} is a thrifty {kind} folder, not a run folder; pass the --output folder of a "
+            "`thrifty train` run"
+        )
+    for name in (EVAL_JSON, EVAL_MD):
+        if (run.path / name).exists() and not options.force:
+            raise UserError(f"{run.path / name} exists; pass --force to replace it")
+    if run.adapter_dir is not None or options.compare_base:
+        base_model_path(run)
 
 
 def check_options(options: EvalOptions) -> None:
@@ -142,6 +169,7 @@ def _lm_eval(run: RunFolder, options: EvalOptions, manager) -> dict[str, Any]:
         options.lm_eval_limit,
         options.compare_base,
         manager,
+        options.device,
     )
 
 
@@ -151,7 +179,7 @@ def _measure_base(run: RunFolder, tuned, tokenizer, data: EvalSet, options: Eval
     if run.adapter_dir is not None:
         with tuned.disable_adapter():
             return measure(tuned, tokenizer, data, options, "base")
-    return measure(load_base(run).eval(), tokenizer, data, options, "base")
+    return measure(load_base(run, device=options.device).eval(), tokenizer, data, options, "base")
 
 
 def load_eval_set(run: RunFolder, options: EvalOptions, tokenizer) -> EvalSet:

@@ -4,6 +4,7 @@ import argparse
 import json
 
 from thrifty.errors import UserError
+from thrifty.inference.device import add_device_argument
 from thrifty.quiet import quiet_libraries
 
 
@@ -19,7 +20,10 @@ def add_export_parser(verbs) -> argparse.ArgumentParser:
         "quantizer), --gguf-adapter (LoRA alone), --ollama (Modelfile), --int8. Output: RUN/export/ or --output.",
     )
     ex.add_argument("run", nargs="?", help="Run folder written by `thrifty train`.")
-    ex.add_argument("--output", help="Export folder (default RUN/export).")
+    ex.add_argument(
+        "--output",
+        help="Export folder (default RUN/export): a new or empty folder, or one a previous export wrote.",
+    )
     ex.add_argument("--merge", action="store_true", help="Merge the adapter into the base; save safetensors.")
     ex.add_argument(
         "--dtype", default="fp32", help="Merged weights dtype: fp32, bf16 or fp16 (default fp32)."
@@ -49,6 +53,13 @@ def add_export_parser(verbs) -> argparse.ArgumentParser:
         action="store_true",
         help="Allow the Python code shipped with the run's model (a run folder's own config cannot).",
     )
+    ex.add_argument(
+        "--base",
+        metavar="MODEL",
+        help="Your copy of the run's base model (folder, hub id or bundled name); default: where the run "
+        "recorded it.",
+    )
+    add_device_argument(ex)
     ex.add_argument(
         "--fetch-tools",
         action="store_true",
@@ -83,6 +94,8 @@ def run_export(args: argparse.Namespace) -> int:
         int8=args.int8,
         force=args.force,
         trust_remote_code=args.trust_remote_code,
+        base=args.base,
+        device=args.device,
     )
     if args.gguf:
         from thrifty.export.gguf import parse_types

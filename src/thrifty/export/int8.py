@@ -11,18 +11,21 @@ from thrifty.inference.run_folder import RunFolder, load_tokenizer_for
 
 
 def export_int8(
-    run: RunFolder, merged_dir: Path, out_dir: Path, reference_dtype: str = "fp32"
+    run: RunFolder, merged_dir: Path, out_dir: Path, reference_dtype: str = "fp32", device: str = "cpu"
 ) -> dict[str, Any]:
-    """Quantize `merged_dir` (a plain HF folder saved in `reference_dtype`) to int8 into `out_dir`; returns
-    sizes and the eval delta against that merge."""
+    """Quantize `merged_dir` (a plain HF folder saved in `reference_dtype`) to int8 into `out_dir` (inside a
+    claimed export folder), measuring both on `device`; returns sizes and the eval delta against that merge."""
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     from thrifty.eval.perplexity import perplexity
     from thrifty.eval.runner import EvalOptions, load_eval_set
+    from thrifty.export.merge import check_inside_export, replace_folder
+    from thrifty.inference.device import place
 
+    check_inside_export(out_dir)
     tokenizer = load_tokenizer_for(run)
-    device = "cuda" if torch.cuda.is_available() else "cpu"  # bitsandbytes >= 0.49 runs int8 on CPU too
+    # bitsandbytes >= 0.49 runs int8 on CPU too; its device map places the model, so it is never moved.
     int8 = AutoModelForCausalLM.from_pretrained(
         merged_dir,
         quantization_config=BitsAndBytesConfig(load_in_8bit=True),
@@ -31,7 +34,7 @@ def export_int8(
     ).eval()
     full = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32).eval()
     data = load_eval_set(run, EvalOptions(), tokenizer)
-    ppl_full = perplexity(full.to(device), data.rows, tokenizer.pad_token_id)
+    ppl_full = perplexity(place(full, device), data.rows, tokenizer.pad_token_id)
     ppl_int8 = perplexity(int8, data.rows, tokenizer.pad_token_id)
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -49,8 +52,7 @@ def export_int8(
         "eval_data": data.source,
     }
     report["size_ratio"] = report["bytes"] / max(report["full_precision_bytes"], 1)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
+    replace_folder(tmp, out_dir)
     notes = [
         *summary_lines(report),
         "loading needs bitsandbytes (the quantization config is stored in config.json)",

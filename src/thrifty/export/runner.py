@@ -1,7 +1,9 @@
 """`thrifty export RUN`: merged safetensors, GGUF files, a GGUF adapter, an Ollama Modelfile, int8 weights.
 
-Everything is checked before any work starts (bad input, files that would be overwritten), and every
-file is built under a temporary name and renamed into place when complete.
+Everything is checked before any work starts (bad input, a folder that is not an export's, files that
+would be overwritten), and every file is built under a temporary name and renamed into place when
+complete. The export folder is claimed with a `.thrifty` marker (thrifty.outputs): an export writes only
+into a new or empty folder or one an export marked, and --force replaces only the files it writes there.
 """
 
 import re
@@ -13,7 +15,23 @@ from typing import Any
 
 from thrifty.errors import UserError
 from thrifty.export.card import card_text, write_card
+from thrifty.inference.device import choose_device
 from thrifty.inference.run_folder import RunFolder, base_model_path, load_tokenizer_for, open_run
+from thrifty.outputs import check_output, claim_output, marker_kind, write_marker
+
+KIND = "export"  # the .thrifty marker of an export folder
+# What an export writes at the top of its folder: a default RUN/export holding only these, from before
+# exports carried a marker, is one of thrifty's own.
+EXPORT_ENTRIES = {
+    "merged",
+    "gguf",
+    "gguf-adapter",
+    "int8",
+    ".work",
+    "merged.partial",
+    "int8.partial",
+    "README.md",
+}
 
 
 @dataclass
@@ -28,21 +46,24 @@ class ExportOptions:
     int8: bool = False
     force: bool = False
     trust_remote_code: bool = False  # only the command line may allow a run's model code
+    base: str | None = None  # this machine's copy of the base model (default: where the run recorded it)
+    device: str = "auto"  # where merging and the int8 eval run: auto, cpu or cuda
 
 
 def export_run(run_path: str | Path, options: ExportOptions) -> dict[str, Any]:
     """Write what `options` asks for under RUN/export (or --output); returns the paths and the next commands."""
-    run = open_run(run_path, options.trust_remote_code)
+    device = choose_device(options.device)
+    run = open_run(run_path, options.trust_remote_code, options.base)
     out = Path(options.output) if options.output else run.path / "export"
     targets = check_request(run, options, out)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_export_folder(run, out)
     work = out / ".work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     result: dict[str, Any] = {"run": str(run.path), "output": str(out), "files": {}, "commands": []}
     try:
         if options.merge or options.gguf or options.int8:
-            hf_dir = _merged(run, out, options, work, result)
+            hf_dir = _merged(run, out, options, work, result, device)
         if options.gguf:
             _gguf(run, out / "gguf", hf_dir, options, work, result)
         if options.gguf_adapter:
@@ -52,7 +73,7 @@ def export_run(run_path: str | Path, options: ExportOptions) -> dict[str, Any]:
 
             # Without --merge the reference is the fp32 work copy the converters use.
             reference = options.dtype if options.merge else "fp32"
-            result["int8"] = export_int8(run, hf_dir, out / "int8", reference)
+            result["int8"] = export_int8(run, hf_dir, out / "int8", reference, device)
             result["files"]["int8"] = str(out / "int8")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -72,11 +93,15 @@ def check_request(run: RunFolder, options: ExportOptions, out: Path) -> list[Pat
         raise UserError("nothing to export: pass --merge, --gguf TYPES, --gguf-adapter and/or --int8")
     if options.dtype not in DTYPES:
         raise UserError(f"--dtype {options.dtype}: choose from {', '.join(DTYPES)}")
-    # Overwrites first: cheap, and the architecture check below may fetch llama.cpp's converters.
+    # The folder, then overwrites: cheap, and the architecture check below may fetch llama.cpp's converters.
+    if not _earlier_export(run, out):
+        check_output(out, KIND)  # never into a folder of the user's, --force or not
     targets = _targets(run, options, out)
     existing = [t for t in targets if t.exists()]
     if existing and not options.force:
         raise UserError(f"{existing[0]} exists; pass --force to replace it (or choose another --output)")
+    if run.adapter_dir is not None:
+        base_model_path(run)  # a base this machine lacks: one line naming --base, before any work
     if options.merge or options.gguf or options.int8:
         check_mergeable(run)
     if options.gguf_adapter:
@@ -93,6 +118,24 @@ def check_request(run: RunFolder, options: ExportOptions, out: Path) -> list[Pat
 
         check_architecture(run.model_dir or Path(base_model_path(run)))
     return targets
+
+
+def claim_export_folder(run: RunFolder, out: Path) -> None:
+    """Make `out` this export's folder (created and marked); nothing in it is removed here."""
+    if _earlier_export(run, out):
+        write_marker(out, KIND)
+    else:
+        claim_output(out, KIND)
+
+
+def _earlier_export(run: RunFolder, out: Path) -> bool:
+    """The default RUN/export as an export wrote it before exports carried a marker."""
+    return (
+        out == run.path / "export"
+        and out.is_dir()
+        and marker_kind(out) is None
+        and all(p.name in EXPORT_ENTRIES for p in out.iterdir())
+    )
 
 
 def _targets(run: RunFolder, options: ExportOptions, out: Path) -> list[Path]:
@@ -121,15 +164,17 @@ def file_stem(run: RunFolder) -> str:
     return re.sub(r"[^a-z0-9._-]+", "-", run.name.lower()).strip("-.") or "model"
 
 
-def _merged(run: RunFolder, out: Path, options: ExportOptions, work: Path, result: dict[str, Any]) -> Path:
+def _merged(
+    run: RunFolder, out: Path, options: ExportOptions, work: Path, result: dict[str, Any], device: str
+) -> Path:
     """Merged safetensors: kept in OUT/merged with --merge, else only a work copy for the converters."""
     from thrifty.export.merge import save_merged
 
     if not options.merge:
-        return save_merged(run, work / "merged", "fp32")
+        return save_merged(run, work / "merged", "fp32", device)
     what = "merging the adapter into the base" if run.adapter_dir is not None else "saving the model"
-    _progress(f"{what} ({options.dtype}) ...")
-    folder = save_merged(run, out / "merged", options.dtype)
+    _progress(f"{what} ({options.dtype}, on {device}) ...")
+    folder = save_merged(run, out / "merged", options.dtype, device)
     files = sorted(p.name for p in folder.iterdir())
     usage = [
         "from transformers import AutoModelForCausalLM, AutoTokenizer",

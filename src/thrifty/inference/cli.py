@@ -4,12 +4,19 @@ import argparse
 import json
 
 from thrifty.errors import UserError
+from thrifty.inference.device import add_device_argument
 
 
 def add_parser(verbs) -> None:
     gen = verbs.add_parser("generate", help="Answer prompts with a model and optional adapter.")
     gen.add_argument("prompt", nargs="+", help="One or more user prompts.")
-    gen.add_argument("--model", default="smollm2-135m", help="Base model: bundled name, folder or hub id.")
+    gen.add_argument(
+        "--model",
+        "--base",
+        dest="model",
+        help="Base model: bundled name, folder or hub id (default: the base the first --adapter's run "
+        "trained, for RUN/adapter; else smollm2-135m).",
+    )
     gen.add_argument(
         "--adapter",
         action="append",
@@ -28,6 +35,7 @@ def add_parser(verbs) -> None:
     gen.add_argument("--system", help="System message (chat-template models).")
     gen.add_argument("--seed", type=int, help="Seed for sampling.")
     gen.add_argument("--trust-remote-code", action="store_true", help="Allow code shipped with the model.")
+    add_device_argument(gen)
     gen.add_argument("--json", action="store_true", help="One JSON line per prompt.")
     gen.set_defaults(func=cmd_generate)
 
@@ -41,6 +49,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from thrifty.quiet import quiet_libraries
 
     quiet_libraries()
+    from thrifty.inference.device import choose_device
     from thrifty.inference.generate import (
         GenerationOptions,
         adapter_names,
@@ -53,7 +62,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     uses = split_list(args.use) or adapter_names(folders)[:1] or [None]
     if args.use and not folders and args.use != "base":
         raise UserError("--use picks one of the --adapter folders; pass --adapter DIR (repeatable) first")
-    model, tokenizer = load_for_generation(args.model, folders, args.trust_remote_code)
+    device = choose_device(args.device)
+    model, tokenizer = load_for_generation(args.model, folders, args.trust_remote_code, device)
     options = GenerationOptions(
         max_new_tokens=args.max_new_tokens,
         do_sample=args.sample,

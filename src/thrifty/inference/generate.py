@@ -6,6 +6,7 @@ from typing import Any
 import torch
 
 from thrifty.data.template import render_prompt, with_system
+from thrifty.inference.device import to_model_device
 
 
 @dataclass
@@ -19,26 +20,51 @@ class GenerationOptions:
     system_prompt: str | None = None
 
 
+DEFAULT_MODEL = "smollm2-135m"
+
+
 def load_for_generation(
-    model_name: str, adapter: str | list[str] | None = None, trust_remote_code: bool = False
+    model_name: str | None,
+    adapter: str | list[str] | None = None,
+    trust_remote_code: bool = False,
+    device: str = "cpu",
 ):
-    """Base model (any name `thrifty train` accepts) plus optional PEFT adapter folders.
+    """Base model (any name `thrifty train` accepts) plus optional PEFT adapter folders, on `device`.
 
     With several adapters they all load onto one base (peft's `load_adapter`), each named after its
-    folder (see `adapter_names`); `select_adapter` switches between them without reloading anything."""
+    folder (see `adapter_names`); `select_adapter` switches between them without reloading anything.
+    Without `model_name` the base is the one the first adapter's run trained (RUN/adapter), else
+    smollm2-135m. Remote code runs only with `trust_remote_code`: a run folder asking for it is refused."""
     from thrifty.config.schema import ModelConfig
+    from thrifty.inference.device import place
+    from thrifty.inference.run_folder import check_remote_code
     from thrifty.models.load import load_model, load_tokenizer
-    from thrifty.models.registry import resolve_model
 
-    config = ModelConfig(name=model_name, trust_remote_code=trust_remote_code)
-    path = resolve_model(model_name)
+    folders = [adapter] if isinstance(adapter, str) else list(adapter or [])
+    for folder in [*folders, *([model_name] if model_name else [])]:
+        check_remote_code(folder, trust_remote_code)
+    path = base_for(model_name, folders, trust_remote_code)
+    config = ModelConfig(name=model_name or path, trust_remote_code=trust_remote_code)
     tokenizer = load_tokenizer(path, config)
     model = load_model(path, config)
-    folders = [adapter] if isinstance(adapter, str) else list(adapter or [])
     if folders:
         model = _load_adapters(model, folders)
+    model = place(model, device)
     model.eval()
     return model, tokenizer
+
+
+def base_for(model_name: str | None, folders: list[str], trust_remote_code: bool) -> str:
+    """The base model's path: --model/--base, else the first adapter's run's base, else the default."""
+    from thrifty.inference.run_folder import base_model_path, open_run, run_holding
+    from thrifty.models.registry import resolve_model
+
+    if model_name:
+        return resolve_model(model_name)
+    run = run_holding(folders[0]) if folders else None
+    if run is not None and (run / "summary.json").is_file():
+        return base_model_path(open_run(run, trust_remote_code))
+    return resolve_model(DEFAULT_MODEL)
 
 
 def adapter_names(folders: list[str]) -> list[str]:
@@ -116,7 +142,7 @@ def generate_with_counts(
     batch = tokenizer(
         texts, return_tensors="pt", padding=True, add_special_tokens=not tokenizer.chat_template
     )
-    batch = {k: v.to(model.device) for k, v in batch.items()}
+    batch = to_model_device(batch, model)
     kwargs: dict[str, Any] = {
         "max_new_tokens": options.max_new_tokens,
         "do_sample": options.do_sample,

@@ -16,6 +16,7 @@ class RunFolder:
     summary: dict[str, Any]
     adapter_dir: Path | None  # RUN/adapter (peft methods)
     model_dir: Path | None  # RUN/model (full, freeze, scratch: the whole model)
+    base: str | None = None  # --base: the user's own copy of the base model, over what the run recorded
 
     @property
     def name(self) -> str:
@@ -32,11 +33,12 @@ class RunFolder:
         return read_json(self.adapter_dir / "adapter_config.json", "adapter config")
 
 
-def open_run(path: str | Path, trust_remote_code: bool = False) -> RunFolder:
+def open_run(path: str | Path, trust_remote_code: bool = False, base: str | None = None) -> RunFolder:
     """A finished run: config.yaml, summary.json and either adapter/ or model/. One-line errors otherwise.
 
     A run folder may come from someone else, so its config.yaml cannot turn on code shipped with the
-    model: only `trust_remote_code` (the command line's --trust-remote-code) can."""
+    model: only `trust_remote_code` (the command line's --trust-remote-code) can. Nor need its base be
+    where the run recorded it: `base` (--base) names this machine's copy."""
     from thrifty.config.load import load_config
 
     run = Path(path)
@@ -60,17 +62,45 @@ def open_run(path: str | Path, trust_remote_code: bool = False) -> RunFolder:
     summary = read_json(run / "summary.json", "run summary")
     if not isinstance(summary, dict):
         raise UserError(f"{run / 'summary.json'}: not a run summary (a JSON object); rerun `thrifty train`")
-    config = load_config(run / "config.yaml")
+    config = allowed_config(run, load_config(run / "config.yaml"), trust_remote_code, base)
+    return RunFolder(run, config, summary, adapter_dir, model_dir, base)
+
+
+def allowed_config(run: Path, config: RunConfig, trust_remote_code: bool, base: str | None) -> RunConfig:
+    """The run's config with what the command line allows: remote code only with the flag (a run that
+    asks for it without the flag is refused in one line), and no recorded revision for a --base copy."""
     if config.model.trust_remote_code and not trust_remote_code:
         raise UserError(
             f"{run} was trained with model.trust_remote_code=true: the model runs its own Python code; "
             "pass --trust-remote-code if you trust it"
         )
-    model = config.model.model_copy(
-        update={"trust_remote_code": trust_remote_code and config.model.trust_remote_code}
-    )
-    config = config.model_copy(update={"model": model})
-    return RunFolder(run, config, summary, adapter_dir, model_dir)
+    update: dict[str, Any] = {"trust_remote_code": trust_remote_code and config.model.trust_remote_code}
+    if base is not None:
+        update["revision"] = None  # the revision named the recorded hub id, not the user's copy
+    return config.model_copy(update={"model": config.model.model_copy(update=update)})
+
+
+def run_holding(folder: str | Path) -> Path | None:
+    """The run folder that `folder` is the adapter/ or model/ of (config.yaml beside it), else None."""
+    folder = Path(folder)
+    if folder.name in ("adapter", "model") and (folder.parent / "config.yaml").is_file():
+        return folder.parent
+    return None
+
+
+def check_remote_code(folder: str | Path, trust_remote_code: bool) -> None:
+    """A folder that belongs to a run (RUN/adapter, RUN/model) whose config.yaml asks for remote code
+    is refused without the flag, as `open_run` refuses the run itself."""
+    from thrifty.config.load import load_config
+
+    run = run_holding(folder)
+    if run is None:
+        return
+    try:
+        config = load_config(run / "config.yaml")
+    except UserError:
+        return  # not a run's config: nothing recorded asks for anything
+    allowed_config(run, config, trust_remote_code, None)
 
 
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
@@ -92,13 +122,22 @@ def check_adapter_folder(folder: str | Path) -> None:
 
 
 def base_model_path(run: RunFolder) -> str:
-    """Where the base weights live: the path recorded at training time if it is still there, else resolved."""
+    """Where the base weights live: --base when given; else the path recorded at training time if it is
+    still there, else the run's model name resolved (a received run's paths are someone else's)."""
     from thrifty.models.registry import resolve_model
 
+    if run.base is not None:
+        return resolve_model(run.base)
     recorded = run.summary.get("model_path")
     if recorded and (Path(recorded) / "config.json").is_file():
         return str(recorded)
-    return resolve_model(run.config.model.name)
+    try:
+        return resolve_model(run.config.model.name)
+    except UserError as exc:
+        raise UserError(
+            f"{run.path}: its base model {run.config.model.name!r} is not on this machine ({exc}); "
+            "pass --base MODEL with your copy of it (a folder, hub id or bundled name)"
+        ) from None
 
 
 def load_tokenizer_for(run: RunFolder):
@@ -107,22 +146,28 @@ def load_tokenizer_for(run: RunFolder):
     return load_tokenizer(str(run.tokenizer_dir), run.config.model)
 
 
-def load_base(run: RunFolder, dtype: str | None = None):
-    """The base model exactly as training loaded it (full precision; quantized methods load unquantized)."""
+def load_base(run: RunFolder, dtype: str | None = None, device: str | None = None):
+    """The base model exactly as training loaded it (full precision; quantized methods load unquantized),
+    on `device` when one is given (see thrifty.inference.device)."""
+    from thrifty.inference.device import place
     from thrifty.models.load import load_model
 
-    return load_model(base_model_path(run), _model_config(run, dtype))
+    model = load_model(base_model_path(run), _model_config(run, dtype))
+    return place(model, device) if device else model
 
 
-def load_tuned(run: RunFolder, dtype: str | None = None):
-    """The fine-tuned model: base + peft adapter (a PeftModel), or the saved whole model."""
+def load_tuned(run: RunFolder, dtype: str | None = None, device: str | None = None):
+    """The fine-tuned model: base + peft adapter (a PeftModel), or the saved whole model; on `device`."""
+    from thrifty.inference.device import place
     from thrifty.models.load import load_model
 
     if run.model_dir is not None:
-        return load_model(str(run.model_dir), _model_config(run, dtype)).eval()
-    from peft import PeftModel
+        model = load_model(str(run.model_dir), _model_config(run, dtype))
+    else:
+        from peft import PeftModel
 
-    return PeftModel.from_pretrained(load_base(run, dtype), str(run.adapter_dir)).eval()
+        model = PeftModel.from_pretrained(load_base(run, dtype), str(run.adapter_dir))
+    return (place(model, device) if device else model).eval()
 
 
 def _model_config(run: RunFolder, dtype: str | None):
