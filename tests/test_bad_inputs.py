@@ -214,6 +214,59 @@ CASES = {
 }
 
 
+# eval, export (issue 14): a received run folder cannot turn on remote code nor point at a base that is
+# not here, --device cuda needs CUDA, and an export never writes into a folder of the user's.
+ELSEWHERE = "/home/someone-else/models/tiny"
+
+
+def _received(c: Case, **model) -> str:
+    """A copy of the finished run as someone else's might arrive: its config.yaml's model section changed
+    (and, with a new name, the base path summary.json recorded)."""
+    copy = Path(c.run_copy())
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    config["model"].update(model)
+    (copy / "config.yaml").write_text(yaml.safe_dump(config))
+    if "name" in model:
+        summary = json.loads((copy / "summary.json").read_text())
+        summary["model_path"] = model["name"]
+        (copy / "summary.json").write_text(json.dumps(summary))
+    return str(copy)
+
+
+def _without_cuda(argv: list[str]) -> list[str]:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("--device cuda is accepted on a machine with CUDA")
+    return argv
+
+
+CASES.update(
+    {
+        "eval/remote-code-asked-by-run": lambda c: ["eval", _received(c, trust_remote_code=True)],
+        "export/remote-code-asked-by-run": lambda c: [
+            "export",
+            _received(c, trust_remote_code=True),
+            "--merge",
+        ],
+        "eval/base-not-on-this-machine": lambda c: ["eval", _received(c, name=ELSEWHERE)],
+        "export/base-not-on-this-machine": lambda c: ["export", _received(c, name=ELSEWHERE), "--merge"],
+        "eval/device-cuda-without-cuda": lambda c: _without_cuda(["eval", c.run_copy(), "--device", "cuda"]),
+        "export/device-cuda-without-cuda": lambda c: _without_cuda(
+            ["export", c.run_copy(), "--merge", "--device", "cuda"]
+        ),
+        "export/output-not-thrifty": lambda c: [
+            "export",
+            c.run_copy(),
+            "--merge",
+            "--output",
+            str(Path(c.file("mine/notes.txt", "my own notes")).parent),  # export would add merged/ here
+        ],
+        "export/output-is-a-run-folder": lambda c: ["export", str(c.run), "--merge", "--output", str(c.run)],
+    }
+)
+
+
 @pytest.fixture(scope="module")
 def finished_run(tiny_model, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bad-inputs")
