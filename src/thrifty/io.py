@@ -6,6 +6,7 @@ it looks like."""
 import codecs
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,23 @@ FIX = "save it as UTF-8 (or UTF-16 with a BOM)"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temporary sibling, fsync, then rename over `path` (atomic on POSIX)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, default=str)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Write to a temporary sibling, fsync, then rename over `path` (atomic on POSIX).
+
+    The sibling's name is unique, so two writers (sweep workers, a supervisor and its child) never
+    interleave in one temporary file: the last rename wins whole.
+    """
+    # Not mkstemp: its 0600 mode would make a shared run folder's summary unreadable to the team.
+    name = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(name, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, default=str)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(name, path)
+    except BaseException:
+        name.unlink(missing_ok=True)
+        raise
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:

@@ -44,7 +44,7 @@ def check_output(folder: Path, kind: str, overwrite: bool = False, protect: Iter
         )
     if found is not None and found != kind:
         raise UserError(
-            f"output {folder} is a thrifty {found} folder, not a {kind} one; choose another --output"
+            f"output {folder} is a thrifty {found} folder, not {_article(kind)} {kind} one; choose another --output"
         )
     if overwrite and found is not None:
         check_replaceable(folder, protect)
@@ -91,3 +91,7 @@ def write_marker(folder: Path, kind: str) -> None:
 def _holds(folder: Path, path: Path) -> bool:
     """`path` (resolved) is `folder` (resolved) or lies inside it."""
     return path == folder or folder in path.parents
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"

@@ -57,7 +57,7 @@ def test_output_into_a_run_folder_is_refused(run, capsys):
     before = snapshot(run)
     capsys.readouterr()
     assert main(["export", str(run), "--merge", "--output", str(run), "--force"]) == 2
-    assert "thrifty train folder, not a export one" in one_error_line(capsys)
+    assert "thrifty train folder, not an export one" in one_error_line(capsys)
     assert snapshot(run) == before
 
 

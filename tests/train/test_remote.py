@@ -170,6 +170,23 @@ def test_hostile_manifest_is_one_line_and_writes_nothing_outside_the_checkpoint(
     assert list((run_dir / "checkpoints").iterdir()) == []  # the temporary folder is gone too
 
 
+def test_train_resume_auto_stops_at_a_hostile_remote_manifest(tiny_model, faq_file, tmp_path, s3_endpoint, bucket, capsys):
+    # A manifest thrifty did not write means someone else writes to this remote: stop (exit 2), don't fall back.
+    url = f"s3://{bucket}/run"
+    remote = Remote(url, {"endpoint_url": s3_endpoint})
+    step = f"{bucket}/run/checkpoints/step-000003"
+    manifest = {"format": 1, "step": 3, "files": {"../../../escaped.txt": {"bytes": 5, "sha256": "0" * 64}}}
+    remote.fs.pipe(f"{step}/manifest.json", json.dumps(manifest).encode())
+    out = tmp_path / "work" / "run"
+    args = train_args(tiny_model, faq_file, out, PLAIN, steps=2)
+    args.insert(1, str(remote_config(tmp_path, url, s3_endpoint)))
+    assert main(args + ["--resume", "auto"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not written by thrifty" in err[0] and url in err[0]
+    assert not list(tmp_path.rglob("escaped.txt"))
+    assert not (out / "summary.json").exists()
+
+
 @pytest.mark.parametrize(
     ("files", "problem"),
     [

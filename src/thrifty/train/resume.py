@@ -54,7 +54,9 @@ def _download(remote, step: int, run_dir: Path, broken: Path | None) -> Path | N
         broken.rename(broken.with_name(broken.name + ".corrupt"))
     try:
         path = remote.download(step, run_dir)
-    except Exception as exc:  # a bad remote copy is skipped like a bad local one
+    except UserError:  # a manifest thrifty did not write: someone else wrote there, so stop and say so
+        raise
+    except Exception as exc:  # a damaged or unreachable copy is skipped like a bad local one
         print(f"warning: skipping remote checkpoint step {step}: {exc}", file=sys.stderr)
         return None
     print(f"downloaded checkpoint step {step} from {remote.url}", file=sys.stderr)
