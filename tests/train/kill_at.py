@@ -51,7 +51,8 @@ def install(step: int, signums: list[int], where: str) -> None:
         trainer.add_callback(signaller)
         return trainer, metrics
 
-    def save_outputs_signalling(model, tokenizer, run_dir):
+    def save_outputs_signalling(trainer, tokenizer, run_dir, *args):
+        model = trainer.model
         save_weights = model.save_pretrained
 
         def save_then_signal(*args, **kwargs):
@@ -60,7 +61,7 @@ def install(step: int, signums: list[int], where: str) -> None:
 
         model.save_pretrained = save_then_signal  # an instance attribute: only this model, only this save
         try:
-            save_outputs(model, tokenizer, run_dir)
+            save_outputs(trainer, tokenizer, run_dir, *args)
         finally:
             del model.save_pretrained
 

@@ -15,6 +15,14 @@ TRAIN_FLAGS = {
     "max_steps": ("train.max_steps", "Optimizer steps to run (overrides --epochs)."),
     "epochs": ("train.epochs", "Passes over the training data."),
     "seed": ("train.seed", "Random seed for init, data order and the split."),
+    "nproc": (
+        "distributed.nproc",
+        "Processes on this machine, one per device (DDP/FSDP/ZeRO through accelerate).",
+    ),
+    "nnodes": ("distributed.nnodes", "Machines in the job (each runs the same command)."),
+    "node_rank": ("distributed.node_rank", "This machine's index in the job, 0 = the head."),
+    "master_addr": ("distributed.master_addr", "Address of the head machine."),
+    "master_port": ("distributed.master_port", "Free TCP port on the head machine."),
 }
 
 

@@ -208,6 +208,14 @@ class TrainConfig(Section):
         gt=0,
         description="Stop when eval loss has not improved for N evaluations (needs `eval_every_steps`).",
     )
+    global_batch_size: int | None = Field(
+        None,
+        gt=0,
+        description="Examples per optimizer step over all processes (micro_batch_size x "
+        "gradient_accumulation_steps x world size). When set, gradient_accumulation_steps is derived from "
+        "it, so the optimisation stays the same as --nproc changes; it must be a multiple of "
+        "micro_batch_size x world size.",
+    )
     logging_steps: int = Field(5, gt=0, description="Write a metrics.jsonl line every N steps.")
     seed: int = Field(42, description="Seed for initialisation, data order and the validation split.")
 
@@ -266,6 +274,57 @@ class CheckpointConfig(Section):
     )
 
 
+class DistributedConfig(Section):
+    """Several processes (devices, nodes) for one run, started through accelerate's launcher (torchrun)."""
+
+    nproc: int = Field(
+        1,
+        ge=1,
+        description="Processes on this machine, one per device (GPUs; on a CPU each process takes "
+        "cores/nproc threads). 1 trains in this process. `--nproc` on the command line.",
+    )
+    nnodes: int = Field(1, ge=1, description="Machines in the job; every machine runs the same command.")
+    node_rank: int = Field(0, ge=0, description="This machine's index, 0 .. nnodes-1 (0 is the head).")
+    master_addr: str = Field(
+        "127.0.0.1", description="Address of the head machine (node_rank 0) that every process reaches."
+    )
+    master_port: int = Field(29500, ge=1, le=65535, description="Free TCP port on the head machine.")
+    strategy: Literal["auto", "ddp", "fsdp", "zero2", "zero3"] = Field(
+        "auto",
+        description="How the work is split: ddp (each device holds the whole model, gradients averaged), "
+        "fsdp (FSDP2: parameters, gradients and optimizer states sharded over devices), zero2 (DeepSpeed: "
+        "optimizer states and gradients sharded), zero3 (DeepSpeed: parameters too). auto: ddp when the "
+        "planner says the model fits one device, else the first of fsdp, zero3 that fits.",
+    )
+    offload: Literal["none", "optimizer", "params"] = Field(
+        "none",
+        description="Move state to CPU RAM to fit a bigger model on fewer GPUs (slower): optimizer "
+        "(ZeRO-Offload of optimizer states, zero2/zero3) or params (parameters too: zero3, or FSDP's CPU "
+        "offload).",
+    )
+    backend: Literal["auto", "nccl", "gloo"] = Field(
+        "auto", description="Collective backend: auto is nccl on CUDA, gloo on CPU."
+    )
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc * self.nnodes
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.node_rank >= self.nnodes:
+            raise ValueError(f"node_rank {self.node_rank} must be below nnodes {self.nnodes}")
+        if self.offload != "none" and self.strategy in ("ddp",):
+            raise ValueError(
+                f"offload={self.offload} needs a sharded strategy (zero2, zero3 or fsdp), not {self.strategy}"
+            )
+        if self.offload == "optimizer" and self.strategy == "fsdp":
+            raise ValueError("FSDP offloads parameters and optimizer states together: use offload=params")
+        if self.offload == "params" and self.strategy == "zero2":
+            raise ValueError("zero2 keeps parameters on the device: use offload=optimizer, or strategy=zero3")
+        return self
+
+
 class RunConfig(Section):
     """Everything one fine-tuning run needs."""
 
@@ -277,3 +336,28 @@ class RunConfig(Section):
     checkpoint: CheckpointConfig = Field(
         default_factory=CheckpointConfig, description="Checkpoints, preemption and resume."
     )
+    distributed: DistributedConfig = Field(
+        default_factory=DistributedConfig,
+        description="Several processes or machines for one run (DDP, FSDP2, DeepSpeed ZeRO).",
+    )
+
+    @model_validator(mode="after")
+    def _derive_accumulation(self):
+        """train.global_batch_size fixes micro x accumulation x world size: accumulation follows from it."""
+        t, world = self.train, self.distributed.world_size
+        if t.global_batch_size is None:
+            return self
+        per_pass = t.micro_batch_size * world
+        if t.global_batch_size % per_pass:
+            raise ValueError(
+                f"train.global_batch_size {t.global_batch_size} is not a multiple of micro_batch_size "
+                f"{t.micro_batch_size} x world size {world} = {per_pass}"
+            )
+        t.gradient_accumulation_steps = t.global_batch_size // per_pass
+        return self
+
+    @property
+    def global_batch(self) -> int:
+        """Examples per optimizer step over all processes."""
+        t = self.train
+        return t.micro_batch_size * t.gradient_accumulation_steps * self.distributed.world_size

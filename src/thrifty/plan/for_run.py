@@ -7,13 +7,17 @@ from typing import Any
 PLAN_OPTIMIZER = {"sgd": "sgd", "adamw_bnb_8bit": "adamw8bit", "paged_adamw_8bit": "paged_adamw8bit"}
 
 
-def plan_for_run(config, model_path: str, data, precision: str, device: str) -> dict[str, Any]:
-    """Plan with this run's real numbers: longest batch length, planned tokens, this device."""
+def plan_for_run(
+    config, model_path: str, data, precision: str, device: str, strategy: str = "ddp"
+) -> dict[str, Any]:
+    """Plan with this run's real numbers: longest batch length, planned tokens, this device; per device
+    for a launched run (world size and strategy from `distributed`)."""
     from thrifty.plan.planner import PlanRequest, make_plan
 
     t = config.train
     lengths = [len(row["input_ids"]) for row in data.train]
-    per_step = t.micro_batch_size * t.gradient_accumulation_steps
+    world = config.distributed.world_size
+    per_step = t.micro_batch_size * t.gradient_accumulation_steps * world
     steps = t.max_steps or math.ceil(t.epochs * len(lengths) / per_step)
     tokens = int(steps * per_step * sum(lengths) / len(lengths))
     request = PlanRequest(
@@ -30,6 +34,8 @@ def plan_for_run(config, model_path: str, data, precision: str, device: str) -> 
         attention="sdpa",
         revision=config.model.revision,
         trust_remote_code=config.model.trust_remote_code,
+        gpus=world,
+        strategy=strategy,
     )
     plan = make_plan(request)
     plan["predicted_seconds"] = plan.get("cpu_seconds") or _gpu_seconds(plan)
@@ -45,7 +51,7 @@ def _gpu_seconds(plan: dict[str, Any]) -> float | None:
     name = torch.cuda.get_device_name(0).lower() if torch.cuda.is_available() else ""
     for key, gpu in gpus().items():
         if any(alias.lower() in name for alias in [key, *(gpu.get("aliases") or [])]):
-            return gpu_seconds(plan["flops"], gpu, plan["precision"], plan["mfu"], 1)
+            return gpu_seconds(plan["flops"], gpu, plan["precision"], plan["mfu"], plan["gpus"])
     return None
 
 

@@ -99,6 +99,8 @@ def make_plan(req: PlanRequest) -> dict[str, Any]:
         "precision": req.precision,
         "quantization": quant,
         "gradient_checkpointing": req.gradient_checkpointing,
+        "gpus": req.gpus,  # peak_memory_bytes is per device under `strategy`
+        "strategy": req.strategy,
         "mfu": mfu,
         "mfu_source": mfu_source,
         "options": cost.options(flops, req.precision, mfu, fits_on, req.price_file),

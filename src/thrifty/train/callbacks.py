@@ -39,7 +39,8 @@ class MetricsCallback(TrainerCallback):
             record["eval_loss"] = logs["eval_loss"]
         if len(record) > 2:  # skip the end-of-training summary log, which has neither
             self.history.append(record)
-            append_jsonl(self.path, record)
+            if state.is_world_process_zero:  # logs are gathered over ranks: one writer
+                append_jsonl(self.path, record)
 
 
 class ProgressCallback(TrainerCallback):

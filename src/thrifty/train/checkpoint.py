@@ -268,9 +268,18 @@ class CheckpointCallback(TrainerCallback):
                 ]
 
     def on_step_end(self, args, state, control, **kwargs):
+        from thrifty.distributed.rank import all_max, launched
+
         cfg, step = self.config, state.global_step
         due = bool(cfg.every_steps and step % cfg.every_steps == 0)
         due |= bool(cfg.every_minutes and time.monotonic() - self.last_time >= cfg.every_minutes * 60)
+        if (
+            launched()
+        ):  # every rank must checkpoint and stop at the same step: agree on both (a tiny all-reduce)
+            any_due, any_stop = all_max([float(due), float(self.stop.reason is not None)])
+            due = bool(any_due)
+            if any_stop and self.stop.reason is None:
+                self.stop.request("a stop request on another process")
         if self.stop.reason:
             due, control.should_training_stop = True, True
         if due and step != self.last_step:
@@ -280,10 +289,29 @@ class CheckpointCallback(TrainerCallback):
         return control
 
     def on_save(self, args, state, control, **kwargs):
+        from thrifty.distributed import rank as ranks
+
         t0 = time.perf_counter()
         tmp = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         done = self._finished(state, control)
-        self._write_thrifty_state(tmp, done)
+        if ranks.is_main():
+            self._write_thrifty_state(tmp, done)
+        else:  # what is this rank's own: the loss it accumulated since the last log line
+            torch_save_rank_state(tmp, self.trainer)
+        ranks.barrier()  # every rank's files are in tmp: only now may the manifest say "complete"
+        if ranks.is_main():
+            self._publish(tmp, state, done)
+        else:
+            self.last_path = self.run_dir / CHECKPOINTS / step_name(state.global_step)
+            self.done_step = state.global_step if done else self.done_step
+            self.last_step, self.last_time = state.global_step, time.monotonic()
+        ranks.barrier()
+        self.seconds.append(time.perf_counter() - t0)
+        if ranks.is_main():
+            print(f"checkpoint: {self.last_path} ({self.seconds[-1]:.2f} s)", file=sys.stderr)
+        return control
+
+    def _publish(self, tmp: Path, state, done: bool) -> None:
         extra = {
             "eval_loss": eval_loss_at(state.log_history, state.global_step),
             "epoch": state.epoch,
@@ -298,9 +326,6 @@ class CheckpointCallback(TrainerCallback):
         prune(self.run_dir, self.config.keep_last, self.config.keep_best, protect | {self.last_path})
         if self.uploader:
             self.uploader.submit(self.last_path)
-        self.seconds.append(time.perf_counter() - t0)
-        print(f"checkpoint: {self.last_path} ({self.seconds[-1]:.2f} s)", file=sys.stderr)
-        return control
 
     def _finished(self, state, control) -> bool:
         """Training ends with this step: train() returned, max_steps is reached, or early stopping or the
@@ -321,8 +346,11 @@ class CheckpointCallback(TrainerCallback):
         import torch
 
         trainer = self.trainer
+        from thrifty.distributed.rank import world_size
+
         state = {
             "format": FORMAT,
+            "world_size": world_size(),  # a resume must start as many processes (data order, shards)
             "tr_loss": trainer._tr_loss.detach().cpu().clone(),
             "total_loss_scalar": float(trainer._total_loss_scalar),
             "globalstep_last_logged": int(trainer._globalstep_last_logged),
@@ -351,8 +379,29 @@ def restore_finished(trainer, folder: Path, train_loss: float):
     return TrainOutput(trainer.state.global_step, train_loss, {})
 
 
-def load_state(folder: Path) -> dict[str, Any]:
-    """thrifty's own part of a checkpoint; weights_only=True so loading it cannot run code."""
+def rank_state_name(rank: int) -> str:
+    return f"thrifty_state_rank{rank}.pt"
+
+
+def torch_save_rank_state(folder: Path, trainer) -> None:
+    """A rank other than 0 keeps its own loss accumulator (each rank sums its own micro-batches)."""
     import torch
 
-    return torch.load(folder / STATE, map_location="cpu", weights_only=True)
+    from thrifty.distributed.rank import rank
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save({"tr_loss": trainer._tr_loss.detach().cpu().clone()}, folder / rank_state_name(rank()))
+
+
+def load_state(folder: Path) -> dict[str, Any]:
+    """thrifty's own part of a checkpoint (with this rank's own accumulator in a launched job);
+    weights_only=True so loading it cannot run code."""
+    import torch
+
+    from thrifty.distributed.rank import rank
+
+    state = torch.load(folder / STATE, map_location="cpu", weights_only=True)
+    own = folder / rank_state_name(rank())
+    if rank() and own.is_file():
+        state.update(torch.load(own, map_location="cpu", weights_only=True))
+    return state

@@ -36,6 +36,7 @@ def add_parser(verbs) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from thrifty.distributed.rank import launched
     from thrifty.quiet import quiet_libraries
     from thrifty.report import print_run_summary
     from thrifty.train.preflight import preflight
@@ -43,6 +44,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     preflight(config)  # before the heavy imports: a bad model or data path fails in about a second
     quiet_libraries()
+    if launched():
+        from thrifty.train.worker import run_worker
+
+        return run_worker(config, args)
+    if config.distributed.world_size > 1 and not args.plan_only:
+        return launch_job(config, args)
     from thrifty.train.run import train
 
     try:
@@ -66,4 +73,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(result.summary, indent=2, default=str))
     else:
         print_run_summary(result.summary, result.run_dir)
+    return 0
+
+
+def launch_job(config, args: argparse.Namespace) -> int:
+    """`--nproc N`: this process checks, launches the workers through accelerate and reports."""
+    from thrifty.report import print_run_summary
+    from thrifty.train.folder import finished_summary
+    from thrifty.train.launch import check_launchable, launch
+
+    check_launchable(config)
+    code, run_dir = launch(config, args.resume, args.resume_force, not args.no_progress)
+    summary = finished_summary(run_dir) if code == 0 else None
+    if summary is None:
+        return code
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print_run_summary(summary, run_dir)
     return 0

@@ -106,9 +106,14 @@ class Guard:
         Uploads queued during training are waited for now (as when the guard ended with training), so the
         summary counts them; a stop request ends the wait: the exit waits for them and the last checkpoint.
         """
+        from thrifty.distributed.rank import launched
+
         self.callback.train_loss = train_loss
-        self.stop.then = "ending the final evaluation and writing a checkpoint"
-        self.trainer.add_callback(_StopFinalEval(self.stop))
+        if launched():  # ranks would leave the evaluation at different batches and wait on each other
+            self.stop.then = "finishing the run (the final evaluation is not cut short in a launched job)"
+        else:
+            self.stop.then = "ending the final evaluation and writing a checkpoint"
+            self.trainer.add_callback(_StopFinalEval(self.stop))
         if self.uploader:
             deadline = time.monotonic() + UPLOAD_WAIT_S
             while self.uploader.pending() and time.monotonic() < deadline and not self.stop.reason:

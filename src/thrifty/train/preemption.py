@@ -43,13 +43,17 @@ def install_signal_handlers(stop: StopFlag) -> Callable[[], None]:
 
     def handle(signum, frame):
         name = signal.Signals(signum).name
+        if signum == signal.SIGUSR1:  # thrifty's launcher passing a stop on: a request, never "again"
+            if stop.reason is None:
+                stop.request("a stop from the launcher")
+            return
         if stop.reason is not None:
             print(f"\n{name} again: exiting now", file=sys.stderr)
             os._exit(EXIT_PREEMPTED)
         stop.request(name)
         print(f"\n{name}: {stop.then} (send it again to exit at once)", file=sys.stderr)
 
-    old = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    old = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)}
 
     def restore() -> None:
         for sig, handler in old.items():

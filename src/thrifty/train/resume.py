@@ -21,9 +21,24 @@ SAFE_PREFIXES = (
     "train.logging_steps",
     "train.eval_every_steps",
     "train.early_stopping_patience",
+    # Where the job's processes meet, not what they compute: a restarted spot job gets a new head address.
+    "distributed.master_addr",
+    "distributed.master_port",
+    "distributed.node_rank",
+    "distributed.backend",
 )
 # Fields that make the checkpoint unusable: its tensors belong to another model or adapter layout.
-NEVER_FORCE = ("model.name", "method.name", "method.rank", "method.target_modules", "method.use_dora")
+NEVER_FORCE = (
+    "model.name",
+    "method.name",
+    "method.rank",
+    "method.target_modules",
+    "method.use_dora",
+    # The checkpoint's optimizer and model state are laid out (and the data dealt out) for this job shape.
+    "distributed.nproc",
+    "distributed.nnodes",
+    "distributed.strategy",
+)
 
 
 def find_checkpoint(run_dir: Path, spec: str, remote=None) -> Path | None:
@@ -96,15 +111,22 @@ def saved_config(checkpoint: Path) -> dict[str, Any]:
 
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Dotted names of the fields whose values differ and change results."""
-    old, new = _flatten(saved), _flatten(current)
+    old, new = _with_defaults(_flatten(saved)), _flatten(current)
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     return [k for k in changed if not k.startswith(SAFE_PREFIXES)]
+
+
+def _with_defaults(flat: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint written before a field existed ran with that field's default."""
+    from thrifty.config.schema import RunConfig
+
+    return {**_flatten(RunConfig().model_dump(mode="json")), **flat}
 
 
 def check_compatible(saved: dict[str, Any], current: dict[str, Any], force: bool) -> None:
     """Refuse a resume that would silently train a different run; --resume-force accepts all but NEVER_FORCE."""
     differing = config_differences(saved, current)
-    old, new = _flatten(saved), _flatten(current)
+    old, new = _with_defaults(_flatten(saved)), _flatten(current)
     fatal = [k for k in differing if k in NEVER_FORCE]
     if fatal:
         shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in fatal)
@@ -188,7 +210,10 @@ def plan_resume(config, run_dir: Path, spec: str | None, force: bool) -> ResumeP
         remote = Remote(config.checkpoint.remote, config.checkpoint.remote_options)
         remote.check()
     if spec is None:
-        if list_checkpoints(run_dir) and not config.output.overwrite:
+        from thrifty.distributed.rank import launched
+
+        # In a launched job the launcher already checked, and rank 0 may be writing one right now.
+        if list_checkpoints(run_dir) and not config.output.overwrite and not launched():
             raise UserError(
                 f"{run_dir} holds checkpoints of an unfinished run; pass --resume auto to continue "
                 "it or --overwrite to start over"
@@ -201,9 +226,20 @@ def plan_resume(config, run_dir: Path, spec: str | None, force: bool) -> ResumeP
     saved, current = saved_config(checkpoint), config.model_dump(mode="json")
     check_compatible(saved, current, force)
     plan = ResumePlan(checkpoint, load_state(checkpoint), remote)
+    check_world_size(plan.state, config.distributed.world_size, checkpoint)
     if not plan.finished:
         print(f"resuming from {checkpoint}", file=sys.stderr)
         return plan
     warn_if_lengthened(saved, current, plan.step)
     print(f"resuming from {checkpoint}: training had finished; evaluating and saving", file=sys.stderr)
     return plan
+
+
+def check_world_size(state: dict[str, Any], world: int, checkpoint: Path) -> None:
+    """Exact resume replays the same data order and per-rank states: only with the same process count."""
+    saved = int(state.get("world_size", 1))
+    if saved != world:
+        raise UserError(
+            f"checkpoint {checkpoint} was written by {saved} process(es), this run has {world}; resume "
+            f"with --nproc {saved} (x nodes) or start a new run in another --output"
+        )

@@ -42,6 +42,7 @@ class Setup:
     tokenizer: Any
     data: PreparedData
     plan: dict[str, Any]
+    strategy: str = "ddp"  # how a launched run splits the work (thrifty.distributed.strategy)
 
 
 def train(
@@ -59,6 +60,8 @@ def train(
     `callbacks`: extra `transformers.TrainerCallback`s (e.g. a sweep's pruning callback).
     Raises `Preempted` after a stop signal once the checkpoint is written.
     """
+    from thrifty.distributed import rank as ranks
+    from thrifty.distributed.strategy import backend
     from thrifty.train.folder import open_run_dir, read_metrics
     from thrifty.train.save import save_outputs
     from thrifty.train.trainer import build_model, build_trainer, prepare_speed
@@ -67,26 +70,34 @@ def train(
         done = _already_finished(config, resume)
         if done is not None:
             return done
+    if not plan_only:
+        ranks.init(backend(config, device_name()))  # one process: nothing to join
     s = setup(config, plan_only, resume, resume_force)
     if plan_only:
         return RunResult(s.run_dir, {"plan": s.plan}, None, s.tokenizer, s.data)
     reset_peak_memory()
     rss_before = current_memory_bytes()
     model = build_model(s.model_path, s.config)
-    open_run_dir(s.run_dir, s.config, s.resume.checkpoint)
+    if ranks.is_main():  # one writer; the others wait until the folder is claimed
+        open_run_dir(s.run_dir, s.config, s.resume.checkpoint)
+    ranks.barrier()
     run_config, collate, speed_state = prepare_speed(
         model, s.tokenizer, s.data, s.config, s.resume.state or {}
     )
-    trainer, metrics = build_trainer(model, s.data, run_config, collate, s.precision, s.run_dir, progress)
+    trainer, metrics = build_trainer(
+        model, s.data, run_config, collate, s.precision, s.run_dir, progress and ranks.is_main(), s.strategy
+    )
     for callback in callbacks or []:
         trainer.add_callback(callback)
     metrics.history = read_metrics(s.run_dir)
 
     with train_guarded(trainer, s.config, s.run_dir, s.resume, speed_state) as trained:
         after = trainer.evaluate()["eval_loss"]  # a stop from here on is caught too
-        save_outputs(trainer.model, s.tokenizer, s.run_dir)
+        save_outputs(trainer, s.tokenizer, s.run_dir, s.strategy)
         summary = summarize(s, trainer, run_config, trained, after, rss_before, len(metrics.history))
-        write_json_atomic(s.run_dir / SUMMARY, summary)  # last: its presence means the run finished
+        if ranks.is_main():
+            write_json_atomic(s.run_dir / SUMMARY, summary)  # last: its presence means the run finished
+        ranks.barrier()
     return RunResult(s.run_dir, summary, trainer.model, s.tokenizer, s.data)
 
 
@@ -122,21 +133,43 @@ def summarize(
     summary["metrics_logged"] = logged
     summary.update(trained.stats)
     summary.update(speed_summary(trainer, run_config, trained.train_seconds))
+    summary.update(distributed_summary(run_config, s.strategy, summary))
     return summary
+
+
+def distributed_summary(config: RunConfig, strategy: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """The job's shape and the peak memory of every rank (summary's peak_memory_bytes is the largest)."""
+    from thrifty.distributed import rank as ranks
+
+    world = config.distributed.world_size
+    per_rank = [0.0] * world
+    per_rank[ranks.rank()] = float(summary["peak_memory_bytes"])
+    per_rank = [int(v) for v in ranks.all_sum(per_rank)]  # a collective: every rank calls it
+    out: dict[str, Any] = {
+        "world_size": world,
+        "nnodes": config.distributed.nnodes,
+        "strategy": strategy if world > 1 else "single",
+        "global_batch_size": config.global_batch,
+    }
+    if world > 1:
+        out.update(peak_memory_bytes=max(per_rank), peak_memory_bytes_per_rank=per_rank)
+    return out
 
 
 def setup(config: RunConfig, plan_only: bool, resume: str | None, resume_force: bool) -> Setup:
     """The run folder checked (nothing written yet), the resume plan, tokenizer, data and cost plan."""
+    from thrifty.distributed.rank import is_main, launched
+    from thrifty.distributed.strategy import choose
     from thrifty.models.load import load_tokenizer
     from thrifty.models.registry import resolve_model
     from thrifty.plan.for_run import one_line, plan_for_run
     from thrifty.train.resume import plan_resume, resume_run_dir
 
     run_dir = resume_run_dir(config.output.dir, resume) or default_run_dir(config)
-    if not plan_only:
+    if not plan_only and is_main():  # a launched job's folder was checked before launch, and rank 0 opens it
         check_run_dir(run_dir, config)
     config = config.model_copy(update={"output": config.output.model_copy(update={"dir": str(run_dir)})})
-    if resume and config.checkpoint.remote and not plan_only:
+    if resume and config.checkpoint.remote and not plan_only and not launched():
         from thrifty.outputs import claim_output
 
         claim_output(run_dir, "train")  # a remote checkpoint is about to be downloaded into it
@@ -146,9 +179,12 @@ def setup(config: RunConfig, plan_only: bool, resume: str | None, resume_force: 
     tokenizer = load_tokenizer(model_path, config.model)
     data = prepare_data(config.data, tokenizer, config.train.seed)
     report_data(data, config)
-    cost_plan = plan_for_run(config, model_path, data, precision, device_name())
+    device = device_name()
+    strategy, cost_plan = choose(
+        config, lambda s: plan_for_run(config, model_path, data, precision, device, s)
+    )
     print(one_line(cost_plan), file=sys.stderr)
-    return Setup(config, run_dir, resume_plan, precision, model_path, tokenizer, data, cost_plan)
+    return Setup(config, run_dir, resume_plan, precision, model_path, tokenizer, data, cost_plan, strategy)
 
 
 def _already_finished(config: RunConfig, resume: str) -> RunResult | None:
@@ -190,6 +226,7 @@ def train_guarded(trainer, config: RunConfig, run_dir: Path, plan, extra_state: 
     guard = Guard(config, run_dir, plan, trainer, counters)
     with guard:
         before = saved["eval_loss_before"] if "eval_loss_before" in saved else trainer.evaluate()["eval_loss"]
+        allow_training_wrap(trainer)
         costs["eval_loss_before"] = before
         t0 = time.perf_counter()  # training seconds exclude the evaluation before
         output = fit(trainer, plan)
@@ -202,6 +239,18 @@ def train_guarded(trainer, config: RunConfig, run_dir: Path, plan, extra_state: 
         except FinalEvalStopped:
             guard.checkpoint_and_stop()
         guard.report_late_stop()
+
+
+def allow_training_wrap(trainer) -> None:
+    """accelerate marks a model it prepared for the evaluation before training as prepared, and its
+    training prepare then hands the model back as it is: no DDP (each rank would step on its own
+    gradients) and no FSDP sharding. In a launched job the mark is cleared so training wraps it."""
+    from thrifty.distributed.rank import launched
+
+    model = trainer.model
+    if launched() and getattr(model, "_is_accelerate_prepared", False):
+        model._is_accelerate_prepared = False
+        trainer.accelerator._models = [m for m in trainer.accelerator._models if m is not model]
 
 
 def fit(trainer, plan):

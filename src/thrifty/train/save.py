@@ -12,11 +12,37 @@ from thrifty.eval.perplexity import loss_to_perplexity
 from thrifty.hardware import device_name, peak_memory_bytes
 
 
-def save_outputs(model, tokenizer, run_dir: Path) -> None:
+def save_outputs(trainer, tokenizer, run_dir: Path, strategy: str = "single") -> None:
     """The adapter in standard PEFT format (`adapter/`), or the whole model for methods that train
     base weights (`model/`, safetensors), plus the tokenizer. Each is written as NAME.tmp and renamed
     into place once complete and fsync'd, the weights last: their folder present means the tokenizer
-    is complete too, and summary.json (written after) means the run is."""
+    is complete too, and summary.json (written after) means the run is.
+
+    In a launched job every rank takes part in gathering sharded weights (FSDP, ZeRO-3) and rank 0
+    alone writes them, in the same format as a one-process run."""
+    from thrifty.distributed import rank as ranks
+
+    state_dict = None
+    if strategy in ("fsdp", "zero3"):  # a collective: full tensors gathered onto rank 0
+        state_dict = gathered_state_dict(trainer, strategy)
+    if ranks.is_main():
+        write_outputs(trainer.model, tokenizer, run_dir, state_dict)
+    ranks.barrier()
+
+
+def gathered_state_dict(trainer, strategy: str) -> dict:
+    """Full (unsharded) tensors on rank 0's CPU. FSDP checkpoints are sharded (state_dict_type), so the
+    final weights are gathered with torch's own full-state-dict API; ZeRO-3 through accelerate, which
+    gathers DeepSpeed's 16-bit weights."""
+    if strategy == "zero3":
+        return trainer.accelerator.get_state_dict(trainer.model_wrapped)
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return get_model_state_dict(trainer.model_wrapped, options=options)
+
+
+def write_outputs(model, tokenizer, run_dir: Path, state_dict=None) -> None:
     from peft import PeftModel
 
     from thrifty.train.checkpoint import replace_folder
@@ -25,7 +51,10 @@ def save_outputs(model, tokenizer, run_dir: Path) -> None:
     for name, obj in (("tokenizer", tokenizer), (weights, model)):
         tmp = run_dir / f"{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        obj.save_pretrained(str(tmp))
+        if name == weights and state_dict is not None:
+            obj.save_pretrained(str(tmp), state_dict=state_dict)
+        else:
+            obj.save_pretrained(str(tmp))
         if name == "model":
             tokenizer.save_pretrained(str(tmp))  # a whole model folder loads on its own (--model RUN/model)
         replace_folder(tmp, run_dir / name)

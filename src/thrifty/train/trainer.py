@@ -28,17 +28,29 @@ def build_model(model_path: str, config: RunConfig) -> Any:
 def prepare_speed(model, tokenizer, data: PreparedData, config: RunConfig, saved: dict[str, Any]):
     """Compile (when it helps), build the collator, and pick the micro-batch (when asked); returns the
     config the trainer runs with, the collator, and the state a resume needs to replay the same batches."""
+    from thrifty.distributed.rank import launched
     from thrifty.train.speed import choose_micro_batch, compile_model, make_collator
 
     device = device_name()
     compile_model(model, config.train.compile, device)
     collate = make_collator(config, tokenizer, device)
+    if launched():  # the search measures one device alone; every rank must keep the same micro-batch
+        config = config.model_copy(
+            update={"train": config.train.model_copy(update={"auto_micro_batch": "off"})}
+        )
     config, state = choose_micro_batch(model, data.train, collate, config, saved, device)
     return config, collate, state
 
 
 def build_trainer(
-    model, data: PreparedData, config: RunConfig, collate, precision: str, run_dir: Path, progress
+    model,
+    data: PreparedData,
+    config: RunConfig,
+    collate,
+    precision: str,
+    run_dir: Path,
+    progress,
+    strategy: str = "single",
 ):
     """The Trainer and the callback that keeps metrics.jsonl (its `history` is what was logged)."""
     from transformers import EarlyStoppingCallback, Trainer
@@ -48,7 +60,11 @@ def build_trainer(
     from thrifty.train.callbacks import MetricsCallback, ProgressCallback
 
     t = config.train
-    args = training_arguments(config, precision, run_dir)
+    if strategy == "fsdp" and device_name() == "cpu":
+        from thrifty.distributed import cpu_fsdp
+
+        cpu_fsdp.enable()
+    args = training_arguments(config, precision, run_dir, strategy)
     one_device(args)
     metrics = MetricsCallback(run_dir / "metrics.jsonl")
     callbacks = [metrics] + ([ProgressCallback()] if progress else [])
@@ -71,12 +87,19 @@ def build_trainer(
     return trainer, metrics
 
 
-def training_arguments(config: RunConfig, precision: str, run_dir: Path):
+def training_arguments(config: RunConfig, precision: str, run_dir: Path, strategy: str = "single"):
     from transformers import TrainingArguments
 
+    from thrifty.distributed.strategy import training_kwargs
     from thrifty.train.speed import trainer_kwargs
 
     t = config.train
+    kwargs = {
+        "activation_checkpointing": t.gradient_checkpointing,
+        "activation_checkpointing_kwargs": {"use_reentrant": False} if t.gradient_checkpointing else None,
+        **trainer_kwargs(config, device_name()),
+        **training_kwargs(config, strategy, device_name()),  # a launched run's DDP/FSDP/DeepSpeed settings
+    }
     return TrainingArguments(
         output_dir=str(run_dir / "trainer"),
         max_steps=t.max_steps or -1,
@@ -93,8 +116,6 @@ def training_arguments(config: RunConfig, precision: str, run_dir: Path):
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=device_name() == "cpu",
-        activation_checkpointing=t.gradient_checkpointing,
-        activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         eval_strategy="steps" if t.eval_every_steps else "no",
         eval_steps=t.eval_every_steps,
@@ -109,7 +130,7 @@ def training_arguments(config: RunConfig, precision: str, run_dir: Path):
         disable_tqdm=True,
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        **trainer_kwargs(config, device_name()),
+        **kwargs,
     )
 
 
