@@ -126,3 +126,100 @@ def test_a_thrifty_without_its_source_tree_is_one_line(tmp_path, monkeypatch):
     args = build_parser().parse_args(["launch", "skypilot", "--bucket", "s3://bkt/x"])
     with pytest.raises(UserError, match="not on PyPI.*pip install -e"):
         skypilot_task(args)
+
+
+# --nodes N: one job over N machines. SkyPilot's own variables are expanded by the VM's shell; the
+# user's values are not.
+NODE_ENV = {"SKYPILOT_NODE_RANK": "1", "SKYPILOT_NUM_NODES": "2", "SKYPILOT_NODE_IPS": "10.0.0.5\n10.0.0.6"}
+
+
+def run_on_node(run: str, tmp_path: Path) -> list[str]:
+    """The argv `thrifty` gets when bash runs the task's `run:` on node 1 of 2 (a stub prints it as JSON)."""
+    import json
+    import os
+    import sys
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    stub = bin_dir / "thrifty"
+    stub.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    stub.chmod(0o755)
+    env = {**os.environ, **NODE_ENV, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", run], cwd=tmp_path, env=env, capture_output=True, check=True)
+    return ["thrifty", *json.loads(done.stdout)]
+
+
+def after(words: list[str], flag: str) -> str:
+    return words[words.index(flag) + 1]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_nodes_2_runs_one_job_over_skypilots_nodes_and_hostile_values_stay_intact(tmp_path, value):
+    canary = tmp_path / "canary"
+    value = value.format(canary=canary)
+    override = f"data.system_prompt={value}"
+    task = write(tmp_path, [override, "--model", value, "--nodes", "2", "--gpus", "A100:4", "--spot"])
+    assert task["num_nodes"] == 2 and task["resources"]["accelerators"] == "A100:4"
+    words = run_on_node(task["run"], tmp_path)
+    assert not canary.exists()  # the shell expanded SkyPilot's variables and ran nothing of the user's
+    assert words[:2] == ["thrifty", "run"] and override in words and after(words, "--model") == value
+    tail = words[words.index("--nproc") :]
+    assert tail == ["--nproc", "4", "--nnodes", "2", "--node-rank", "1", "--master-addr", "10.0.0.5"]
+    # What `thrifty run` then starts on this node: `thrifty train` with the same place in the job, resuming.
+    from thrifty.supervise.restart import child_command
+
+    args = vm_args(words)
+    config = config_from_args(args)
+    d = config.distributed
+    assert (d.nproc, d.nnodes, d.node_rank, d.master_addr) == (4, 2, 1, "10.0.0.5")
+    child = child_command(args, config)
+    assert child[child.index("--resume") + 1] == "auto" and after(child, "--node-rank") == "1"
+
+
+def test_nodes_take_the_gpu_count_per_node_and_the_cluster_decides_the_rest(tmp_path):
+    # The user's --nnodes/--node-rank/--master-addr would contradict the cluster; their --nproc is kept.
+    task = write(tmp_path, ["--nodes", "3", "--nnodes", "9", "--node-rank", "5", "--master-addr", "x"])
+    assert task["num_nodes"] == 3 and task["resources"]["accelerators"] == "A10G:1"
+    words = run_on_node(task["run"], tmp_path)
+    assert words.count("--nnodes") == 1 and after(words, "--nnodes") == "2"  # $SKYPILOT_NUM_NODES
+    assert words.count("--master-addr") == 1 and after(words, "--nproc") == "1"  # A10G:1
+    words = run_on_node(write(tmp_path, ["--nodes", "2", "--gpus", "L4", "--nproc", "2"])["run"], tmp_path)
+    assert words.count("--nproc") == 1 and after(words, "--nproc") == "2"
+
+
+def test_one_node_is_todays_task(tmp_path):
+    task = write(tmp_path, ["--gpus", "A100:8"])
+    assert "num_nodes" not in task and task["resources"]["accelerators"] == "A100:8"
+    assert not {"--nnodes", "--nproc", "--master-addr"} & set(shlex.split(task["run"]))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--nodes", "2", "--gpus", "A10G:0.5"], "whole number of GPUs"),
+        (["--nodes", "0"], "--nodes must be 1 or more"),
+    ],
+)
+def test_bad_node_shapes_are_one_line(tmp_path, argv, message):
+    args = build_parser().parse_args(["launch", "skypilot", *argv, "--bucket", "s3://bkt/x"])
+    with pytest.raises(UserError, match=message):
+        skypilot_task(args)
+
+
+def test_nodes_without_a_bucket_is_one_line_naming_checkpoint_remote():
+    args = build_parser().parse_args(["launch", "skypilot", "--nodes", "2"])
+    with pytest.raises(UserError, match="--bucket is needed.*checkpoint.remote"):
+        skypilot_task(args)
+
+
+def test_skypilots_own_loader_reads_the_multi_node_task(tmp_path):
+    sky = pytest.importorskip(
+        "sky"
+    )  # not in the dev extra: skypilot pins click<8.2, huggingface-hub needs 8.4+
+    task_file = tmp_path / "task.yaml"
+    argv = ["launch", "skypilot", "--nodes", "2", "--gpus", "A100:4", "--spot", "--bucket", "s3://bkt/x"]
+    assert main([*argv, "--task", str(task_file)]) == 0
+    task = sky.Task.from_yaml(str(task_file))
+    assert task.num_nodes == 2 and "$SKYPILOT_NODE_RANK" in task.run
+    (resources,) = task.resources
+    assert resources.accelerators == {"A100": 4} and resources.use_spot

@@ -25,7 +25,19 @@ def add_parser(verbs) -> None:
     sky = targets.add_parser("skypilot", help="Write a SkyPilot task YAML for a managed (spot) job.")
     add_train_arguments(sky)
     sky.add_argument("--spot", action="store_true", help="Use spot instances (managed job recovery).")
-    sky.add_argument("--accelerators", default="A10G:1", help="SkyPilot accelerators, e.g. L4:1, A100:1.")
+    sky.add_argument(
+        "--gpus",
+        "--accelerators",
+        dest="accelerators",
+        default="A10G:1",
+        help="SkyPilot accelerators per node, NAME:COUNT, e.g. L4:1, A100:8.",
+    )
+    sky.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="Machines in the job (SkyPilot num_nodes); more than 1 trains one job across them.",
+    )
     sky.add_argument("--bucket", help="Bucket URL mounted at /checkpoints, e.g. s3://my-bucket/thrifty.")
     sky.add_argument("--restarts", type=int, default=20, help="Reruns of `thrifty run` inside one job.")
     sky.add_argument("--task", default="thrifty-task.yaml", help="Where to write the task YAML.")

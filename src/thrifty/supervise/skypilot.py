@@ -15,6 +15,13 @@ What the VM runs is exactly what was asked here:
 - A --data/--eval-data (or data.path/data.eval_path) file or folder on this machine is uploaded through
   `file_mounts` to a fixed path on the VM (its own name could hold shell or YAML characters) and the run
   reads that copy; a hub dataset id, a `pkg:` file or a URL is passed on as it is.
+
+With `--nodes N` (N > 1) the task asks SkyPilot for N machines (`num_nodes`) and each runs the same
+`thrifty run`, told its place in the job by SkyPilot's environment: `--nnodes $SKYPILOT_NUM_NODES
+--node-rank $SKYPILOT_NODE_RANK --master-addr <first line of $SKYPILOT_NODE_IPS>` and `--nproc` = the
+GPU count of `--gpus NAME:COUNT`. Those few words are fixed text appended after the quoted user values,
+so the VM's shell expands the variables and nothing the user typed. A managed job relaunches every node
+after a preemption; each resumes (`thrifty run` always trains with `--resume auto`) from the bucket.
 """
 
 import argparse
@@ -36,6 +43,13 @@ DATA_ON_VM = "/thrifty/data"  # local data files are uploaded here
 FLAG_OF = {"data.path": "data", "data.eval_path": "eval_data"}
 NAME_ON_VM = {"data.path": "train", "data.eval_path": "eval"}
 HEADER = "# SkyPilot managed job written by `thrifty launch skypilot`. Launch: sky jobs launch THIS_FILE\n"
+# SkyPilot sets these on every node of a task (docs.skypilot.co, running-jobs/distributed-jobs). The
+# master address is the head's IP: the first line of the newline-separated $SKYPILOT_NODE_IPS.
+NODE_FLAGS = (
+    '--nnodes "$SKYPILOT_NUM_NODES" --node-rank "$SKYPILOT_NODE_RANK" '
+    '--master-addr "$(printf \'%s\\n\' "$SKYPILOT_NODE_IPS" | head -n 1)"'
+)
+CLUSTER_DECIDES = ("nnodes", "node_rank", "master_addr")  # a user's value would contradict the cluster
 
 
 def task_name(config_path: str | None) -> str:
@@ -45,14 +59,19 @@ def task_name(config_path: str | None) -> str:
 
 def skypilot_task(args: argparse.Namespace) -> dict[str, Any]:
     config_path, overrides = split_config_args(args.args)
+    nodes = node_count(args)
     if not args.bucket:
+        # The bucket is what checkpoint.remote points at on the VM (see below): without it a relaunched
+        # node, or every node of a multi-node job, would start over.
         raise UserError(
-            "--bucket is needed: checkpoints must outlive the spot machine (e.g. s3://my-bucket/thrifty)"
+            "--bucket is needed: checkpoints must outlive the spot machine (e.g. s3://my-bucket/thrifty; "
+            "the task sets checkpoint.remote to it)"
         )
     name = task_name(config_path)
     mounted = local_data(args)
     # A mounted file's flag is dropped: on the VM a flag would win over the override that points at the copy.
     skip = ("output", *(FLAG_OF[field] for field, _, _ in mounted))
+    skip += (*CLUSTER_DECIDES, "nproc") if nodes > 1 else ()
     command = (
         ["thrifty", "run"] + ([CONFIG_ON_VM] if config_path else []) + overrides + flag_arguments(args, skip)
     )
@@ -73,17 +92,41 @@ def skypilot_task(args: argparse.Namespace) -> dict[str, Any]:
     for field, on_vm, local in mounted:
         file_mounts[on_vm] = local
         command.append(f"{field}={on_vm}")  # the last override wins over the flag and the config file
+    if nodes > 1:
+        command += ["--nproc", args.nproc or str(gpus_per_node(args.accelerators))]
     import thrifty
 
+    task: dict[str, Any] = {"name": name, "resources": resources}
+    if nodes > 1:
+        task["num_nodes"] = nodes
     return {
-        "name": name,
-        "resources": resources,
+        **task,
         "workdir": str(source_tree()),
         "file_mounts": file_mounts,
         # The VM installs the thrifty that wrote the task (see the module docstring), from the workdir.
         "setup": shlex.join(["pip", "install", ".", f"thrifty=={thrifty.__version__}"]),
-        "run": shlex.join(command),
+        "run": shlex.join(command) + (" " + NODE_FLAGS if nodes > 1 else ""),
     }
+
+
+def node_count(args: argparse.Namespace) -> int:
+    nodes = getattr(args, "nodes", 1)
+    if nodes < 1:
+        raise UserError(f"--nodes must be 1 or more, not {nodes}")
+    return nodes
+
+
+def gpus_per_node(accelerators: str) -> int:
+    """The COUNT of `NAME:COUNT` (1 without one): one training process per GPU on each node."""
+    _, colon, count = accelerators.rpartition(":")
+    if not colon:
+        return 1
+    if not re.fullmatch(r"[0-9]+", count) or int(count) < 1:
+        raise UserError(
+            f"--gpus {accelerators}: a multi-node job runs one process per GPU, so the count after ':' "
+            "must be a whole number of GPUs (e.g. A10G:1, A100:8)"
+        )
+    return int(count)
 
 
 def source_tree() -> Path:
