@@ -267,6 +267,29 @@ CASES.update(
 )
 
 
+# Launched jobs: every bad combination is refused by the launching process, before a worker starts.
+CASES.update(
+    {
+        "train/nproc-zero": lambda c: c.train("--nproc", "0"),
+        "train/node-rank-past-nnodes": lambda c: c.train("--nnodes", "2", "--node-rank", "2"),
+        "train/global-batch-not-a-multiple": lambda c: c.train("train.global_batch_size=6", "--nproc", "2"),
+        "train/offload-under-ddp": lambda c: c.train(
+            "--nproc", "2", "distributed.strategy=ddp", "distributed.offload=optimizer"
+        ),
+        "train/offload-on-a-cpu": lambda c: c.train(
+            "--nproc", "2", "distributed.strategy=fsdp", "distributed.offload=params"
+        ),
+        "train/prefix-under-fsdp": lambda c: c.train(
+            "--method", "prefix", "--nproc", "2", "distributed.strategy=fsdp"
+        ),
+        "train/auto-micro-batch-on-under-nproc": lambda c: c.train(
+            "--nproc", "2", "train.auto_micro_batch=on"
+        ),
+        "train/strategy-unknown": lambda c: c.train("--nproc", "2", "distributed.strategy=zero1"),
+    }
+)
+
+
 @pytest.fixture(scope="module")
 def finished_run(tiny_model, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bad-inputs")

@@ -211,15 +211,3 @@ def test_nodes_without_a_bucket_is_one_line_naming_checkpoint_remote():
     with pytest.raises(UserError, match="--bucket is needed.*checkpoint.remote"):
         skypilot_task(args)
 
-
-def test_skypilots_own_loader_reads_the_multi_node_task(tmp_path):
-    sky = pytest.importorskip(
-        "sky"
-    )  # not in the dev extra: skypilot pins click<8.2, huggingface-hub needs 8.4+
-    task_file = tmp_path / "task.yaml"
-    argv = ["launch", "skypilot", "--nodes", "2", "--gpus", "A100:4", "--spot", "--bucket", "s3://bkt/x"]
-    assert main([*argv, "--task", str(task_file)]) == 0
-    task = sky.Task.from_yaml(str(task_file))
-    assert task.num_nodes == 2 and "$SKYPILOT_NODE_RANK" in task.run
-    (resources,) = task.resources
-    assert resources.accelerators == {"A100": 4} and resources.use_spot

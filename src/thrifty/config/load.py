@@ -69,14 +69,16 @@ def describe_validation_error(exc: ValidationError) -> str:
     """First problem as one line: `train.learning_rate: must be > 0 (got -1)`, plus how many more."""
     errors = exc.errors()
     first = errors[0]
-    field = ".".join(str(p) for p in first["loc"]) or "config"
+    field = ".".join(str(p) for p in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown field; see `thrifty config schema` for the valid ones"
-    elif "input" in first and first["type"] != "missing":
-        message += f" (got {first['input']!r})"
+    elif "input" in first and first["type"] != "missing" and not isinstance(first["input"], dict):
+        message += (
+            f" (got {first['input']!r})"  # a whole section echoed back says nothing the message doesn't
+        )
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    return f"{field}: {message}{more}"
+    return f"{field}: {message}{more}" if field else f"{message}{more}"
 
 
 def write_resolved(config: RunConfig, path: Path) -> None:

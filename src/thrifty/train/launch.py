@@ -58,6 +58,24 @@ def launch(config: RunConfig, resume: str | None, resume_force: bool, progress: 
         shutil.rmtree(work, ignore_errors=True)
 
 
+def launch_run(config: RunConfig, resume: str | None, resume_force: bool, progress: bool):
+    """`train()` for a config with world size > 1, called in a process that was not launched: the job
+    runs through `launch`, and its outcome comes back as train() gives it (a RunResult with the summary;
+    the model stays with the workers), `Preempted` for a stop, `UserError` for bad input."""
+    from thrifty.errors import Preempted
+    from thrifty.train.folder import finished_summary
+    from thrifty.train.run import RunResult
+
+    check_launchable(config)
+    code, run_dir = launch(config, resume, resume_force, progress)
+    if code == EXIT_PREEMPTED:
+        raise Preempted(f"the {config.distributed.world_size}-process job stopped; rerun with --resume auto")
+    summary = finished_summary(run_dir) if code == 0 else None
+    if summary is None:
+        raise UserError(f"the {config.distributed.world_size}-process job in {run_dir} failed (exit {code})")
+    return RunResult(run_dir, summary, None, None, None)
+
+
 def accelerate_argv(config: RunConfig, worker_args: list[str]) -> list[str]:
     """accelerate's multi-process launcher (torchrun underneath) for every strategy: FSDP and DeepSpeed
     settings reach the Trainer through its arguments (thrifty.distributed.strategy), not launcher flags."""
@@ -98,7 +116,8 @@ def _run(argv: list[str], work: Path, local_workers: int) -> int:
         # The launcher's own handlers would forward a stop and SIGKILL the workers 30 s later.
         "TORCHELASTIC_SIGNALS_TO_HANDLE": "SIGHUP,SIGQUIT",
     }
-    process = subprocess.Popen(argv, env=env, preexec_fn=_ignore_stop_signals)
+    # The job's stdout goes to stderr: this process's stdout carries only what it prints (--json).
+    process = subprocess.Popen(argv, env=env, stdout=_stderr_fd(), preexec_fn=_ignore_stop_signals)
     stopped: list[str] = []
 
     def forward(signum, frame):
@@ -117,6 +136,13 @@ def _run(argv: list[str], work: Path, local_workers: int) -> int:
         for sig, handler in old.items():
             signal.signal(sig, handler)
     return combine(read_exits(work), launcher_code, local_workers)
+
+
+def _stderr_fd() -> int:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a captured stream (tests, notebooks): the process's own
+        return 2
 
 
 def _ignore_stop_signals() -> None:

@@ -224,9 +224,10 @@ def plan_resume(config, run_dir: Path, spec: str | None, force: bool) -> ResumeP
         print(f"no checkpoint in {run_dir}: starting from step 0", file=sys.stderr)
         return ResumePlan(remote=remote)
     saved, current = saved_config(checkpoint), config.model_dump(mode="json")
+    state = load_state(checkpoint)
+    check_world_size(state, config.distributed.world_size, checkpoint)  # first: it says which flag fixes it
     check_compatible(saved, current, force)
-    plan = ResumePlan(checkpoint, load_state(checkpoint), remote)
-    check_world_size(plan.state, config.distributed.world_size, checkpoint)
+    plan = ResumePlan(checkpoint, state, remote)
     if not plan.finished:
         print(f"resuming from {checkpoint}", file=sys.stderr)
         return plan

@@ -70,6 +70,14 @@ def train(
         done = _already_finished(config, resume)
         if done is not None:
             return done
+    if config.distributed.world_size > 1 and not plan_only and not ranks.launched():
+        from thrifty.train.launch import launch_run
+
+        if callbacks:
+            print(
+                "warning: per-step callbacks (a sweep's pruner) do not reach a launched job", file=sys.stderr
+            )
+        return launch_run(config, resume, resume_force, progress)
     if not plan_only:
         ranks.init(backend(config, device_name()))  # one process: nothing to join
     s = setup(config, plan_only, resume, resume_force)
