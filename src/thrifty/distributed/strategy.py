@@ -78,8 +78,13 @@ def check(config: RunConfig, strategy: str, device: str, visible_gpus: int) -> N
     if strategy.startswith("zero") and importlib.util.find_spec("deepspeed") is None:
         raise UserError(f"distributed.strategy={strategy} needs DeepSpeed: {DEEPSPEED_EXTRA}")
     if strategy.startswith("zero") and device == "cpu":
+        # DeepSpeed's CPU accelerator itself trains (gloo, its JIT-built shm op): what is missing is
+        # thrifty's side, the evaluation before training, which makes HF Trainer start DeepSpeed for
+        # inference (refused below stage 3; after it a stage-3 run has no training engine).
         raise UserError(
-            f"distributed.strategy={strategy}: DeepSpeed trains on GPUs here; on a CPU use ddp or fsdp"
+            f"distributed.strategy={strategy} on a CPU is not supported yet: thrifty's evaluation before "
+            "training starts DeepSpeed for inference, which ZeRO training cannot follow; on a CPU use ddp "
+            "or fsdp"
         )
     if method.quantization and strategy.startswith("zero"):
         raise UserError(
@@ -98,6 +103,17 @@ def check(config: RunConfig, strategy: str, device: str, visible_gpus: int) -> N
             "train.auto_micro_batch=on searches on one device; under several processes set "
             "train.micro_batch_size yourself (auto turns the search off)"
         )
+
+
+def applied_offload(strategy: str, offload: str) -> str:
+    """What `distributed.offload` moves under `strategy`, as training_kwargs sets it up: DDP nothing,
+    FSDP only everything at once (params), ZeRO-2 the optimizer, ZeRO-3 what it says. `auto` can pick
+    a strategy the offload was not written for, so the planner is told what really happens."""
+    if strategy == "fsdp":
+        return "params" if offload == "params" else "none"
+    if strategy == "zero2":
+        return "none" if offload == "none" else "optimizer"
+    return offload if strategy == "zero3" else "none"
 
 
 def backend(config: RunConfig, device: str) -> str:

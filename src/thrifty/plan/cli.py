@@ -59,6 +59,14 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
         choices=["ddp", "fsdp", "zero2", "zero3"],
         help="How states are split across --gpus.",
     )
+    p.add_argument(
+        "--offload",
+        default="none",
+        choices=["none", "optimizer", "params"],
+        help="Keep state in CPU RAM instead of GPU memory (slower): optimizer (optimizer states, and the "
+        "fp32 master copy under ZeRO; zero2/zero3) or params (the weights too; zero3 or fsdp). Shown as "
+        "cpu_offload_bytes per GPU.",
+    )
     p.add_argument("--cpu", action="store_true", help="Plan for training on this machine's CPU.")
     p.add_argument("--prices", help="Your own price YAML (extends/overrides the bundled one).")
     p.add_argument("--runs", default="runs", help="Folder of past runs used to calibrate MFU.")
@@ -93,6 +101,7 @@ def request_from_args(args: argparse.Namespace):
         gpu=args.gpu,
         gpus=args.gpus,
         strategy=args.strategy,
+        offload=args.offload,
         device="cpu" if args.cpu else "cuda",
         attention=args.attention,
         runs_dir=args.runs,

@@ -12,6 +12,7 @@ def plan_for_run(
 ) -> dict[str, Any]:
     """Plan with this run's real numbers: longest batch length, planned tokens, this device; per device
     for a launched run (world size and strategy from `distributed`)."""
+    from thrifty.distributed.strategy import applied_offload
     from thrifty.plan.planner import PlanRequest, make_plan
 
     t = config.train
@@ -36,6 +37,8 @@ def plan_for_run(
         trust_remote_code=config.model.trust_remote_code,
         gpus=world,
         strategy=strategy,
+        # A CPU run has nothing to offload (the launch check refuses it); else what the strategy moves.
+        offload="none" if device == "cpu" else applied_offload(strategy, config.distributed.offload),
     )
     plan = make_plan(request)
     plan["predicted_seconds"] = plan.get("cpu_seconds") or _gpu_seconds(plan)

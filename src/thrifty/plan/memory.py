@@ -6,7 +6,7 @@ distribution strategy. Activations come from meta-device measurement (architectu
 """
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
@@ -44,6 +44,7 @@ class MemorySettings:
     device: str = "cuda"  # cuda | cpu
     gpus: int = 1
     strategy: str = "ddp"  # ddp | fsdp | zero2 | zero3
+    offload: str = "none"  # none | optimizer | params: states kept in CPU RAM (ZeRO-Offload, FSDP offload)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class MemoryBreakdown:
     activations: int
     loss_transient: int
     overhead: int
+    cpu_offload_bytes: int = 0  # per device, in CPU RAM, not part of `total`
 
     @property
     def total(self) -> int:
@@ -133,7 +135,7 @@ def estimate_memory(
     activations = int(activations * factor)
     loss_transient = s.micro_batch * s.seq_len * config.vocab_size * 4  # fp32 gradient of the logits
     shard = _shard(s)
-    return MemoryBreakdown(
+    on_device = MemoryBreakdown(
         weights=int(weights / shard["weights"]),
         trainable_weights=int(trainable_weights / shard["weights"]),
         gradients=int(gradients / shard["grads"]),
@@ -142,6 +144,26 @@ def estimate_memory(
         loss_transient=loss_transient,
         overhead=CUDA_OVERHEAD if s.device == "cuda" else CPU_OVERHEAD,
     )
+    return offloaded(on_device, s)
+
+
+def offloaded(b: MemoryBreakdown, s: MemorySettings) -> MemoryBreakdown:
+    """Move what `s.offload` keeps in CPU RAM out of the per-device peak into `cpu_offload_bytes` (both
+    per device, bytes). optimizer: the optimizer states; under ZeRO also the fp32 master copy, which
+    DeepSpeed keeps beside them, so the device holds a working copy in the compute dtype. params: the
+    weights too (FSDP's parameters are their own master copy). Gradients stay counted on the device:
+    each one is made there before it is reduced and moved, so this errs on the side of fitting less."""
+    if s.offload == "none":
+        return b
+    on_cpu = b.optimizer
+    working = b.trainable_weights
+    if s.strategy in ("zero2", "zero3"):
+        working = b.trainable_weights * COMPUTE_BYTES[s.precision] // 4
+        on_cpu += b.trainable_weights
+    if s.offload == "params":
+        on_cpu += b.weights + working
+        return replace(b, weights=0, trainable_weights=0, optimizer=0, cpu_offload_bytes=on_cpu)
+    return replace(b, trainable_weights=working, optimizer=0, cpu_offload_bytes=on_cpu)
 
 
 def _shard(s: MemorySettings) -> dict[str, int]:

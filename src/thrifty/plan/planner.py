@@ -29,6 +29,7 @@ class PlanRequest:
     gpu: str | None = None  # fit to this GPU; None = rank every catalog GPU
     gpus: int = 1
     strategy: str = "ddp"
+    offload: str = "none"  # none | optimizer | params: kept in CPU RAM under a sharded strategy
     device: str = "cuda"
     attention: str = "flash"  # flash (fused, GPUs) | sdpa | eager
     runs_dir: str = "runs"
@@ -40,6 +41,22 @@ class PlanRequest:
         for name in ("seq_len", "micro_batch", "grad_accum", "tokens", "gpus"):
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)})")
+        if self.offload != "none":
+            self._validate_offload()
+
+    def _validate_offload(self) -> None:
+        """The run config's own rules (which strategy offloads what), so a plan and a run agree."""
+        from pydantic import ValidationError
+
+        from thrifty.config.schema import DistributedConfig
+
+        if self.device == "cpu":
+            raise UserError("--offload moves state from a GPU to CPU RAM; a CPU plan has nothing to offload")
+        try:
+            DistributedConfig(strategy=self.strategy, offload=self.offload)
+        except ValidationError as exc:
+            message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise UserError(f"--strategy {self.strategy} --offload {self.offload}: {message}") from None
 
 
 def parse_tokens(text: str) -> int:
@@ -101,6 +118,7 @@ def make_plan(req: PlanRequest) -> dict[str, Any]:
         "gradient_checkpointing": req.gradient_checkpointing,
         "gpus": req.gpus,  # peak_memory_bytes is per device under `strategy`
         "strategy": req.strategy,
+        "offload": req.offload,  # memory.cpu_offload_bytes is what it keeps in CPU RAM, per device
         "mfu": mfu,
         "mfu_source": mfu_source,
         "options": cost.options(flops, req.precision, mfu, fits_on, req.price_file),
@@ -123,6 +141,7 @@ def _settings(req: PlanRequest, quant: str | None) -> MemorySettings:
         device=req.device,
         gpus=req.gpus,
         strategy=req.strategy,
+        offload=req.offload,
     )
 
 
