@@ -64,13 +64,22 @@ def one_process(tiny_model, data_files, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def two_processes(tiny_model, data_files, tmp_path_factory) -> dict[str, Path]:
-    """Uninterrupted 2-process runs, one per strategy: what every interrupted one must reproduce."""
-    runs = {}
-    for strategy in ("ddp", "fsdp"):
-        out = tmp_path_factory.mktemp(f"two-{strategy}") / "run"
-        done = run_job(job_args(tiny_model, data_files, out, 2, f"distributed.strategy={strategy}"))
+class TwoProcessRuns(dict):
+    """Uninterrupted 2-process runs, one per strategy, made on first use: what every interrupted one
+    must reproduce."""
+
+    def __init__(self, model: Path, data: tuple[Path, Path], root: Path):
+        super().__init__()
+        self.model, self.data, self.root = model, data, root
+
+    def __missing__(self, strategy: str) -> Path:
+        out = self.root / strategy / "run"
+        done = run_job(job_args(self.model, self.data, out, 2, f"distributed.strategy={strategy}"))
         assert done.returncode == 0, done.stderr[-3000:]
-        runs[strategy] = out
-    return runs
+        self[strategy] = out
+        return out
+
+
+@pytest.fixture(scope="session")
+def two_processes(tiny_model, data_files, tmp_path_factory) -> TwoProcessRuns:
+    return TwoProcessRuns(tiny_model, data_files, tmp_path_factory.mktemp("two-processes"))

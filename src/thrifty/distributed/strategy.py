@@ -77,15 +77,6 @@ def check(config: RunConfig, strategy: str, device: str, visible_gpus: int) -> N
         )
     if strategy.startswith("zero") and importlib.util.find_spec("deepspeed") is None:
         raise UserError(f"distributed.strategy={strategy} needs DeepSpeed: {DEEPSPEED_EXTRA}")
-    if strategy.startswith("zero") and device == "cpu":
-        # DeepSpeed's CPU accelerator itself trains (gloo, its JIT-built shm op): what is missing is
-        # thrifty's side, the evaluation before training, which makes HF Trainer start DeepSpeed for
-        # inference (refused below stage 3; after it a stage-3 run has no training engine).
-        raise UserError(
-            f"distributed.strategy={strategy} on a CPU is not supported yet: thrifty's evaluation before "
-            "training starts DeepSpeed for inference, which ZeRO training cannot follow; on a CPU use ddp "
-            "or fsdp"
-        )
     if method.quantization and strategy.startswith("zero"):
         raise UserError(
             f"{config.method.name} keeps a 4/8-bit base that DeepSpeed ZeRO cannot shard; use "

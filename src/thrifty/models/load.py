@@ -76,15 +76,23 @@ def load_model(path: str, config: ModelConfig, quantization: str | None = None, 
 def _quantized(kind: str, path: str, config: ModelConfig) -> dict:
     from transformers import BitsAndBytesConfig
 
+    from thrifty.distributed.rank import launched, local_rank
+
     device = "cuda" if torch.cuda.is_available() else "cpu"  # bitsandbytes >= 0.49 runs both on CPU too
     compute = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    if device == "cuda" and launched():
+        device = f"cuda:{local_rank()}"  # each process of a launched job holds its copy on its own GPU
     if kind == "nf4":
+        # FSDP-QLoRA: packing the 4-bit weights in the compute dtype gives every parameter of a shard the
+        # same dtype, which FSDP needs to flatten them (the default uint8 packing would not shard).
+        storage = {"bnb_4bit_quant_storage": compute} if launched() else {}
         bnb = BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=compute,
             llm_int8_skip_modules=_skip_narrow_4bit(path, config),  # transformers reads it for 4-bit too
+            **storage,
         )
     else:
         bnb = BitsAndBytesConfig(load_in_8bit=True)

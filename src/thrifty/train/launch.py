@@ -52,7 +52,15 @@ def launch(config: RunConfig, resume: str | None, resume_force: bool, progress: 
             f"{d.nnodes}) through accelerate; run folder {run_dir}",
             file=sys.stderr,
         )
+        if d.nnodes > 1:
+            print(
+                "note: each machine keeps its own ranks' checkpoint files; for exact resume put --output on "
+                "a filesystem every machine shares (checkpoint.remote holds what the head machine wrote)",
+                file=sys.stderr,
+            )
         code = _run(accelerate_argv(config, worker_args), work, d.nproc)
+        if code not in (0, EXIT_PREEMPTED):
+            keep_rank_logs(work, run_dir)
         return code, run_dir
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -74,6 +82,18 @@ def launch_run(config: RunConfig, resume: str | None, resume_force: bool, progre
     if summary is None:
         raise UserError(f"the {config.distributed.world_size}-process job in {run_dir} failed (exit {code})")
     return RunResult(run_dir, summary, None, None, None)
+
+
+def keep_rank_logs(work: Path, run_dir: Path) -> None:
+    """A failed job's quiet ranks wrote their output to logs: keep them in the run folder and say where."""
+    logs = sorted(work.glob("rank-*.log"))
+    if not logs or not run_dir.is_dir():
+        return
+    folder = run_dir / "logs"
+    folder.mkdir(exist_ok=True)
+    for log in logs:
+        shutil.copyfile(log, folder / log.name)
+    print(f"the other processes' output: {folder}/", file=sys.stderr)
 
 
 def accelerate_argv(config: RunConfig, worker_args: list[str]) -> list[str]:

@@ -233,7 +233,7 @@ def train_guarded(trainer, config: RunConfig, run_dir: Path, plan, extra_state: 
 
     guard = Guard(config, run_dir, plan, trainer, counters)
     with guard:
-        before = saved["eval_loss_before"] if "eval_loss_before" in saved else trainer.evaluate()["eval_loss"]
+        before = saved["eval_loss_before"] if "eval_loss_before" in saved else evaluate_before(trainer)
         allow_training_wrap(trainer)
         costs["eval_loss_before"] = before
         t0 = time.perf_counter()  # training seconds exclude the evaluation before
@@ -247,6 +247,19 @@ def train_guarded(trainer, config: RunConfig, run_dir: Path, plan, extra_state: 
         except FinalEvalStopped:
             guard.checkpoint_and_stop()
         guard.report_late_stop()
+
+
+def evaluate_before(trainer) -> float:
+    """The held-out loss before training. Under DeepSpeed, HF's evaluate() would start DeepSpeed for
+    inference: ZeRO-2 refuses that, and a ZeRO-3 train() after it finds no engine. The model as loaded
+    is whole on every rank, so it is evaluated without DeepSpeed; train() then starts the engine."""
+    if not trainer.is_deepspeed_enabled:
+        return trainer.evaluate()["eval_loss"]
+    trainer.is_deepspeed_enabled = False
+    try:
+        return trainer.evaluate()["eval_loss"]
+    finally:
+        trainer.is_deepspeed_enabled = True
 
 
 def allow_training_wrap(trainer) -> None:
