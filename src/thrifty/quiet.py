@@ -11,6 +11,9 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     # bitsandbytes logs that an optional hub kernel is missing; the CPU path works without it.
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    # DeepSpeed's logger writes to stdout (which a --json verb keeps for its JSON) and sets its own level
+    # when imported; a filter on the logger survives that: only its errors get through.
+    logging.getLogger("DeepSpeed").addFilter(lambda record: record.levelno >= logging.ERROR)
     warnings.filterwarnings("ignore", message=".*kernels.*")
     # peft still calls transformers names renamed for v6 (gradient -> activation checkpointing).
     warnings.filterwarnings(

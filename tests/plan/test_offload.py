@@ -87,7 +87,9 @@ def test_cli_offload_reports_cpu_bytes(capsys):
     [("zero3", "params", "params"), ("fsdp", "params", "params"), ("ddp", "params", "none")],
 )
 def test_a_run_is_planned_with_the_offload_its_strategy_applies(tiny_model, strategy, offload, planned):
-    """`auto` may pick ddp for a config that asks for offload: the plan follows what training does."""
+    """`auto` may pick ddp for a config that asks for offload: the plan follows what training does
+    (train.run passes plan_for_run the offload that applied_offload says the strategy applies)."""
+    from thrifty.distributed.strategy import applied_offload
     from thrifty.plan.for_run import plan_for_run
 
     config = RunConfig.model_validate(
@@ -97,7 +99,8 @@ def test_a_run_is_planned_with_the_offload_its_strategy_applies(tiny_model, stra
         }
     )
     data = SimpleNamespace(train=[{"input_ids": [1] * 32}] * 8)
-    plan = plan_for_run(config, str(tiny_model), data, "bf16", "cuda", strategy)
+    applied = applied_offload(strategy, offload)
+    plan = plan_for_run(config, str(tiny_model), data, "bf16", "cuda", strategy, applied)
     assert plan["offload"] == planned
     assert (plan["memory"]["cpu_offload_bytes"] > 0) is (planned != "none")
-    assert plan_for_run(config, str(tiny_model), data, "fp32", "cpu", strategy)["offload"] == "none"
+    assert plan_for_run(config, str(tiny_model), data, "fp32", "cpu", strategy, applied)["offload"] == "none"

@@ -28,7 +28,9 @@ def resolve(config: RunConfig, fits_one_device: bool | None = None) -> str:
     return "ddp" if fits_one_device is not False else "fsdp"
 
 
-def choose(config: RunConfig, plan_for: Callable[[str], dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+def choose(
+    config: RunConfig, plan_for: Callable[[str], dict[str, Any]], headroom: float = 0.9
+) -> tuple[str, dict[str, Any]]:
     """The strategy and its per-device plan. `auto` asks the planner: DDP if its peak fits this device's
     memory, else the first of fsdp, zero3 (DeepSpeed installed) whose per-device peak fits, else fsdp.
     Every rank computes the same plan from the same inputs, so they all choose alike."""
@@ -36,14 +38,12 @@ def choose(config: RunConfig, plan_for: Callable[[str], dict[str, Any]]) -> tupl
         return "single", plan_for("ddp")
     if config.distributed.strategy != "auto":
         return config.distributed.strategy, plan_for(config.distributed.strategy)
-    from thrifty.plan.planner import HEADROOM  # the planner's own rule for "fits"
-
     capacity = device_memory_bytes()
     candidates = ["ddp", "fsdp"] + (["zero3"] if importlib.util.find_spec("deepspeed") else [])
     plans = {}
     for name in candidates:
         plans[name] = plan_for(name)
-        if capacity is None or plans[name]["peak_memory_bytes"] <= HEADROOM * capacity:
+        if capacity is None or plans[name]["peak_memory_bytes"] <= headroom * capacity:
             return name, plans[name]
     return "fsdp", plans["fsdp"]
 

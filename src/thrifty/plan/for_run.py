@@ -8,11 +8,11 @@ PLAN_OPTIMIZER = {"sgd": "sgd", "adamw_bnb_8bit": "adamw8bit", "paged_adamw_8bit
 
 
 def plan_for_run(
-    config, model_path: str, data, precision: str, device: str, strategy: str = "ddp"
+    config, model_path: str, data, precision: str, device: str, strategy: str = "ddp", offload: str = "none"
 ) -> dict[str, Any]:
     """Plan with this run's real numbers: longest batch length, planned tokens, this device; per device
-    for a launched run (world size and strategy from `distributed`)."""
-    from thrifty.distributed.strategy import applied_offload
+    for a launched run (world size from `distributed`; `strategy` and the `offload` it really applies,
+    see thrifty.distributed.strategy.applied_offload)."""
     from thrifty.plan.planner import PlanRequest, make_plan
 
     t = config.train
@@ -38,7 +38,7 @@ def plan_for_run(
         gpus=world,
         strategy=strategy,
         # A CPU run has nothing to offload (the launch check refuses it); else what the strategy moves.
-        offload="none" if device == "cpu" else applied_offload(strategy, config.distributed.offload),
+        offload="none" if device == "cpu" else offload,
     )
     plan = make_plan(request)
     plan["predicted_seconds"] = plan.get("cpu_seconds") or _gpu_seconds(plan)

@@ -1,6 +1,7 @@
 """The `thrifty train` verb: its arguments and the function it maps to."""
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -53,13 +54,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     from thrifty.train.run import train
 
     try:
-        result = train(
-            config,
-            progress=not args.no_progress,
-            plan_only=args.plan_only,
-            resume=args.resume,
-            resume_force=args.resume_force,
-        )
+        # Libraries print to stdout (DeepSpeed's logger says which accelerator it found on import): while
+        # the run works, stdout is stderr, so what this verb prints on stdout (--json) stays parseable.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = train(
+                config,
+                progress=not args.no_progress,
+                plan_only=args.plan_only,
+                resume=args.resume,
+                resume_force=args.resume_force,
+            )
     except Preempted as exc:
         print(f"preempted: {exc}", file=sys.stderr)
         return EXIT_PREEMPTED

@@ -68,11 +68,10 @@ def launch(config: RunConfig, resume: str | None, resume_force: bool, progress: 
 
 def launch_run(config: RunConfig, resume: str | None, resume_force: bool, progress: bool):
     """`train()` for a config with world size > 1, called in a process that was not launched: the job
-    runs through `launch`, and its outcome comes back as train() gives it (a RunResult with the summary;
-    the model stays with the workers), `Preempted` for a stop, `UserError` for bad input."""
+    runs through `launch`; returns (run folder, summary), or raises `Preempted` for a stop, `UserError`
+    for anything else."""
     from thrifty.errors import Preempted
     from thrifty.train.folder import finished_summary
-    from thrifty.train.run import RunResult
 
     check_launchable(config)
     code, run_dir = launch(config, resume, resume_force, progress)
@@ -81,7 +80,7 @@ def launch_run(config: RunConfig, resume: str | None, resume_force: bool, progre
     summary = finished_summary(run_dir) if code == 0 else None
     if summary is None:
         raise UserError(f"the {config.distributed.world_size}-process job in {run_dir} failed (exit {code})")
-    return RunResult(run_dir, summary, None, None, None)
+    return run_dir, summary
 
 
 def keep_rank_logs(work: Path, run_dir: Path) -> None:

@@ -77,7 +77,8 @@ def train(
             print(
                 "warning: per-step callbacks (a sweep's pruner) do not reach a launched job", file=sys.stderr
             )
-        return launch_run(config, resume, resume_force, progress)
+        run_dir, summary = launch_run(config, resume, resume_force, progress)
+        return RunResult(run_dir, summary, None, None, None)  # the model stays with the workers
     if not plan_only:
         ranks.init(backend(config, device_name()))  # one process: nothing to join
     s = setup(config, plan_only, resume, resume_force)
@@ -167,10 +168,11 @@ def distributed_summary(config: RunConfig, strategy: str, summary: dict[str, Any
 def setup(config: RunConfig, plan_only: bool, resume: str | None, resume_force: bool) -> Setup:
     """The run folder checked (nothing written yet), the resume plan, tokenizer, data and cost plan."""
     from thrifty.distributed.rank import is_main, launched
-    from thrifty.distributed.strategy import choose
+    from thrifty.distributed.strategy import applied_offload, choose
     from thrifty.models.load import load_tokenizer
     from thrifty.models.registry import resolve_model
     from thrifty.plan.for_run import one_line, plan_for_run
+    from thrifty.plan.planner import HEADROOM
     from thrifty.train.resume import plan_resume, resume_run_dir
 
     run_dir = resume_run_dir(config.output.dir, resume) or default_run_dir(config)
@@ -188,8 +190,11 @@ def setup(config: RunConfig, plan_only: bool, resume: str | None, resume_force: 
     data = prepare_data(config.data, tokenizer, config.train.seed)
     report_data(data, config)
     device = device_name()
+    offload = config.distributed.offload
     strategy, cost_plan = choose(
-        config, lambda s: plan_for_run(config, model_path, data, precision, device, s)
+        config,
+        lambda s: plan_for_run(config, model_path, data, precision, device, s, applied_offload(s, offload)),
+        HEADROOM,
     )
     print(one_line(cost_plan), file=sys.stderr)
     return Setup(config, run_dir, resume_plan, precision, model_path, tokenizer, data, cost_plan, strategy)
