@@ -49,7 +49,9 @@ def launch(config: RunConfig, resume: str | None, resume_force: bool, progress: 
         d = config.distributed
         print(
             f"launching {d.world_size} processes ({d.nproc} on this machine, node {d.node_rank} of "
-            f"{d.nnodes}) through accelerate; run folder {run_dir}",
+            f"{d.nnodes}) through accelerate; global batch {config.global_batch} = micro-batch "
+            f"{config.train.micro_batch_size} x accumulation {config.train.gradient_accumulation_steps} x "
+            f"{d.world_size} processes; run folder {run_dir}",
             file=sys.stderr,
         )
         if d.nnodes > 1:
