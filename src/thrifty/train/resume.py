@@ -111,13 +111,14 @@ def saved_config(checkpoint: Path) -> dict[str, Any]:
 
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Dotted names of the fields whose values differ and change results."""
-    old, new = _with_defaults(_flatten(saved)), _flatten(current)
+    old, new = _with_defaults(_flatten(saved)), _with_defaults(_flatten(current))
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     return [k for k in changed if not k.startswith(SAFE_PREFIXES)]
 
 
 def _with_defaults(flat: dict[str, Any]) -> dict[str, Any]:
-    """A checkpoint written before a field existed ran with that field's default."""
+    """A checkpoint written before a field existed ran with that field's default (both sides are filled,
+    so a partial dict compares as the config it stands for)."""
     from thrifty.config.schema import RunConfig
 
     return {**_flatten(RunConfig().model_dump(mode="json")), **flat}
@@ -126,7 +127,7 @@ def _with_defaults(flat: dict[str, Any]) -> dict[str, Any]:
 def check_compatible(saved: dict[str, Any], current: dict[str, Any], force: bool) -> None:
     """Refuse a resume that would silently train a different run; --resume-force accepts all but NEVER_FORCE."""
     differing = config_differences(saved, current)
-    old, new = _with_defaults(_flatten(saved)), _flatten(current)
+    old, new = _with_defaults(_flatten(saved)), _with_defaults(_flatten(current))
     fatal = [k for k in differing if k in NEVER_FORCE]
     if fatal:
         shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in fatal)
