@@ -9,8 +9,20 @@ from transformers import TrainerCallback
 from thrifty.io import append_jsonl
 
 # Keys of a log that metrics.jsonl does not copy as they come: written under thrifty's own names above
-# (or, for the token count, as tokens_seen), or timings, which differ between a run and its resume.
-HANDLED = {"loss", "learning_rate", "grad_norm", "eval_loss", "epoch", "num_input_tokens_seen", "total_flos"}
+# (the token count as tokens_seen; TRL's num_tokens lives on its trainer, not in the TrainerState a
+# checkpoint restores, so it restarts at 0 after a resume), or timings, which differ between a run and
+# its resume.
+HANDLED = {
+    "loss",
+    "learning_rate",
+    "grad_norm",
+    "eval_loss",
+    "epoch",
+    "num_input_tokens_seen",
+    "total_flos",
+    "num_tokens",
+    "eval_num_tokens",
+}
 
 
 def is_timing(key: str) -> bool:
