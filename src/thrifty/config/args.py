@@ -12,6 +12,7 @@ TRAIN_FLAGS = {
     "eval_data": ("data.eval_path", "Held-out data; default: a seeded split of --data."),
     "output": ("output.dir", "Run directory (default runs/<model>-<method>-<time>)."),
     "method": ("method.name", "Fine-tuning method (see `thrifty methods`)."),
+    "objective": ("train.objective", "What to optimise: sft (supervised) or dpo (preference pairs)."),
     "max_steps": ("train.max_steps", "Optimizer steps to run (overrides --epochs)."),
     "epochs": ("train.epochs", "Passes over the training data."),
     "seed": ("train.seed", "Random seed for init, data order and the split."),

@@ -1,7 +1,7 @@
 """Data: read files, detect formats, split, tokenize with label masks, and batch."""
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from thrifty.config.schema import DataConfig
@@ -19,6 +19,12 @@ class PreparedData:
     format: str
     train_stats: EncodeStats
     eval_stats: EncodeStats
+    # Tokens per training example as the planner should count them; empty: len(row["input_ids"]).
+    # Preference rows are untokenized pairs (TRL tokenizes them), so their reader counts them.
+    train_lengths: list[int] = field(default_factory=list)
+
+    def lengths(self) -> list[int]:
+        return self.train_lengths or [len(row["input_ids"]) for row in self.train]
 
 
 def load_examples(path: str, config: DataConfig) -> tuple[list[dict[str, Any]], str]:

@@ -16,7 +16,7 @@ def plan_for_run(
     from thrifty.plan.planner import PlanRequest, make_plan
 
     t = config.train
-    lengths = [len(row["input_ids"]) for row in data.train]
+    lengths = data.lengths()
     world = config.distributed.world_size
     per_step = t.micro_batch_size * t.gradient_accumulation_steps * world
     steps = t.max_steps or math.ceil(t.epochs * len(lengths) / per_step)

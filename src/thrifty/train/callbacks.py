@@ -8,9 +8,30 @@ from transformers import TrainerCallback
 
 from thrifty.io import append_jsonl
 
+# Keys of a log that metrics.jsonl does not copy as they come: written under thrifty's own names above
+# (the token count as tokens_seen; TRL's num_tokens lives on its trainer, not in the TrainerState a
+# checkpoint restores, so it restarts at 0 after a resume), or timings, which differ between a run and
+# its resume.
+HANDLED = {
+    "loss",
+    "learning_rate",
+    "grad_norm",
+    "eval_loss",
+    "epoch",
+    "num_input_tokens_seen",
+    "total_flos",
+    "num_tokens",
+    "eval_num_tokens",
+}
+
+
+def is_timing(key: str) -> bool:
+    return key.endswith(("_runtime", "_per_second", "_time"))
+
 
 class MetricsCallback(TrainerCallback):
-    """Appends one line per log event to metrics.jsonl and keeps the history in memory."""
+    """Appends one line per log event to metrics.jsonl and keeps the history in memory: thrifty's fields
+    (loss, learning_rate, grad_norm, tokens, eval_loss) and every other number the trainer logged."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -37,7 +58,18 @@ class MetricsCallback(TrainerCallback):
             self._last_time, self._last_tokens = now, tokens
         if "eval_loss" in logs:
             record["eval_loss"] = logs["eval_loss"]
-        if len(record) > 2:  # skip the end-of-training summary log, which has neither
+        if "train_loss" in logs:  # the end-of-training summary log: its figures are in summary.json
+            return
+        # Whatever else the trainer logs that is a number (TRL's rewards/*, logps/*, ...), as named.
+        record.update(
+            (k, v)
+            for k, v in logs.items()
+            if k not in HANDLED
+            and not is_timing(k)
+            and isinstance(v, int | float)
+            and not isinstance(v, bool)
+        )
+        if len(record) > 2:
             self.history.append(record)
             if state.is_world_process_zero:  # logs are gathered over ranks: one writer
                 append_jsonl(self.path, record)

@@ -1,4 +1,6 @@
 """One fine-tuning run: setup -> guarded training (evaluate before, train, evaluate after) -> save.
+What is optimised (sft, dpo) is the objective's (thrifty.objectives): its data, trainer and summary
+fields; the recipe here is the same for all of them.
 
 The pieces live beside it: the run folder's policy (folder.py), the Trainer (trainer.py), what a run
 leaves (save.py), and what keeps a run safe while it trains (guard.py, checkpoint.py, resume.py).
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from thrifty.config.schema import RunConfig
-from thrifty.data import PreparedData, prepare_data
+from thrifty.data import PreparedData
 from thrifty.hardware import current_memory_bytes, device_name, reset_peak_memory, resolve_precision
 from thrifty.io import write_json_atomic
 from thrifty.train.folder import SUMMARY, check_run_dir, default_run_dir, finished_summary
@@ -94,14 +96,22 @@ def train(
         model, s.tokenizer, s.data, s.config, s.resume.state or {}
     )
     trainer, metrics = build_trainer(
-        model, s.data, run_config, collate, s.precision, s.run_dir, progress and ranks.is_main(), s.strategy
+        model,
+        s.data,
+        run_config,
+        collate,
+        s.precision,
+        s.run_dir,
+        progress and ranks.is_main(),
+        s.strategy,
+        tokenizer=s.tokenizer,
     )
     for callback in callbacks or []:
         trainer.add_callback(callback)
     metrics.history = read_metrics(s.run_dir)
 
     with train_guarded(trainer, s.config, s.run_dir, s.resume, speed_state) as trained:
-        after = trainer.evaluate()["eval_loss"]  # a stop from here on is caught too
+        after = eval_metrics(trainer.evaluate())  # a stop from here on is caught too
         save_outputs(trainer, s.tokenizer, s.run_dir, s.strategy)
         summary = summarize(s, trainer, run_config, trained, after, rss_before, len(metrics.history))
         if ranks.is_main():
@@ -115,15 +125,22 @@ class Trained:
     """What the guarded training yields to the final phase."""
 
     output: Any  # transformers' TrainOutput
-    eval_loss_before: float
+    eval_before: dict[str, float]  # the evaluation before training (eval_loss and the objective's metrics)
     train_seconds: float  # over all segments of a resumed run
     started: datetime
     stats: dict[str, Any]  # resumes, checkpoints, stops: summary fields from the guard
 
 
 def summarize(
-    s: Setup, trainer, run_config: RunConfig, trained: Trained, after: float, rss_before: int, logged: int
+    s: Setup,
+    trainer,
+    run_config: RunConfig,
+    trained: Trained,
+    after: dict[str, float],
+    rss_before: int,
+    logged: int,
 ) -> dict[str, Any]:
+    from thrifty.objectives import get_objective
     from thrifty.train.save import build_summary, planned_vs_measured, speed_summary
 
     summary = build_summary(
@@ -132,11 +149,12 @@ def summarize(
         trainer,
         s.data,
         s.precision,
-        trained.eval_loss_before,
-        after,
+        trained.eval_before["eval_loss"],
+        after["eval_loss"],
         trained.train_seconds,
         trained.started,
     )
+    summary.update(get_objective(s.config.train.objective).summary(trained.eval_before, after))
     summary["train_loss"] = trained.output.training_loss
     summary.update(planned_vs_measured(s.plan, summary, rss_before))
     summary["metrics_logged"] = logged
@@ -171,6 +189,7 @@ def setup(config: RunConfig, plan_only: bool, resume: str | None, resume_force: 
     from thrifty.distributed.strategy import applied_offload, choose
     from thrifty.models.load import load_tokenizer
     from thrifty.models.registry import resolve_model
+    from thrifty.objectives import get_objective
     from thrifty.plan.for_run import one_line, plan_for_run
     from thrifty.plan.planner import HEADROOM
     from thrifty.train.resume import plan_resume, resume_run_dir
@@ -187,7 +206,7 @@ def setup(config: RunConfig, plan_only: bool, resume: str | None, resume_force: 
     precision = resolve_precision(config.train.precision)
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
-    data = prepare_data(config.data, tokenizer, config.train.seed)
+    data = get_objective(config.train.objective).prepare_data(config.data, tokenizer, config.train.seed)
     report_data(data, config)
     device = device_name()
     offload = config.distributed.offload
@@ -238,9 +257,10 @@ def train_guarded(trainer, config: RunConfig, run_dir: Path, plan, extra_state: 
 
     guard = Guard(config, run_dir, plan, trainer, counters)
     with guard:
-        before = saved["eval_loss_before"] if "eval_loss_before" in saved else evaluate_before(trainer)
+        before = saved_eval_before(saved) or evaluate_before(trainer)
         allow_training_wrap(trainer)
-        costs["eval_loss_before"] = before
+        costs["eval_loss_before"] = before["eval_loss"]
+        costs["eval_metrics_before"] = before
         t0 = time.perf_counter()  # training seconds exclude the evaluation before
         output = fit(trainer, plan)
         t_end = time.perf_counter()
@@ -254,15 +274,29 @@ def train_guarded(trainer, config: RunConfig, run_dir: Path, plan, extra_state: 
         guard.report_late_stop()
 
 
-def evaluate_before(trainer) -> float:
+def saved_eval_before(saved: dict[str, Any]) -> dict[str, float] | None:
+    """The evaluation before training as a checkpoint stored it (older ones kept the loss alone)."""
+    if "eval_metrics_before" in saved:
+        return saved["eval_metrics_before"]
+    return {"eval_loss": saved["eval_loss_before"]} if "eval_loss_before" in saved else None
+
+
+def eval_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """An evaluation's numbers without its timings, which differ between a run and its resume."""
+    from thrifty.train.callbacks import is_timing
+
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and not is_timing(k)}
+
+
+def evaluate_before(trainer) -> dict[str, float]:
     """The held-out loss before training. Under DeepSpeed, HF's evaluate() would start DeepSpeed for
     inference: ZeRO-2 refuses that, and a ZeRO-3 train() after it finds no engine. The model as loaded
     is whole on every rank, so it is evaluated without DeepSpeed; train() then starts the engine."""
     if not trainer.is_deepspeed_enabled:
-        return trainer.evaluate()["eval_loss"]
+        return eval_metrics(trainer.evaluate())
     trainer.is_deepspeed_enabled = False
     try:
-        return trainer.evaluate()["eval_loss"]
+        return eval_metrics(trainer.evaluate())
     finally:
         trainer.is_deepspeed_enabled = True
 

@@ -83,6 +83,7 @@ def build_summary(
         "model": config.model.name,
         "model_path": model_path,
         "method": config.method.name,
+        "objective": config.train.objective,
         "trainable_params": int(trainable),
         "total_params": int(total),
         "trainable_percent": round(100.0 * trainable / total, 4),

@@ -1,5 +1,6 @@
-"""The HF Trainer a run trains with: the model adapted and placed, the speed choices made once (compile,
-collator, micro-batch), the arguments, and thrifty's callbacks."""
+"""The trainer a run trains with: the model adapted and placed, the speed choices made once (compile,
+collator, micro-batch), the arguments, and thrifty's callbacks. Which trainer class (HF Trainer, TRL's
+DPOTrainer, ...) and which arguments class is the objective's choice (thrifty.objectives)."""
 
 import sys
 from pathlib import Path
@@ -29,10 +30,16 @@ def prepare_speed(model, tokenizer, data: PreparedData, config: RunConfig, saved
     """Compile (when it helps), build the collator, and pick the micro-batch (when asked); returns the
     config the trainer runs with, the collator, and the state a resume needs to replay the same batches."""
     from thrifty.distributed.rank import launched
+    from thrifty.objectives import get_objective
     from thrifty.train.speed import choose_micro_batch, compile_model, make_collator
 
     device = device_name()
     compile_model(model, config.train.compile, device)
+    if not get_objective(config.train.objective).thrifty_batches:
+        # The trainer brings its own collator; nothing is packed and thrifty's micro-batch search, which
+        # measures thrifty's batches, does not apply (the summary then says packing: false).
+        data_config = config.data.model_copy(update={"packing": False})
+        return config.model_copy(update={"data": data_config}), None, {}
     collate = make_collator(config, tokenizer, device)
     if launched():  # the search measures one device alone; every rank must keep the same micro-batch
         config = config.model_copy(
@@ -51,20 +58,24 @@ def build_trainer(
     run_dir: Path,
     progress,
     strategy: str = "single",
+    tokenizer=None,
 ):
-    """The Trainer and the callback that keeps metrics.jsonl (its `history` is what was logged)."""
-    from transformers import EarlyStoppingCallback, Trainer
+    """The objective's trainer and the callback that keeps metrics.jsonl (its `history` is what was logged)."""
+    from transformers import EarlyStoppingCallback
     from transformers.trainer_callback import PrinterCallback
     from transformers.trainer_callback import ProgressCallback as HFProgress
 
+    from thrifty.objectives import get_objective
     from thrifty.train.callbacks import MetricsCallback, ProgressCallback
 
     t = config.train
+    objective = get_objective(t.objective)
     if strategy == "fsdp" and device_name() == "cpu":
         from thrifty.distributed import cpu_fsdp
 
         cpu_fsdp.enable()
-    args = training_arguments(config, precision, run_dir, strategy)
+    args_class, objective_args = objective.arguments(config)
+    args = training_arguments(config, precision, run_dir, strategy, args_class, objective_args)
     one_device(args)
     metrics = MetricsCallback(run_dir / "metrics.jsonl")
     callbacks = [metrics] + ([ProgressCallback()] if progress else [])
@@ -74,20 +85,23 @@ def build_trainer(
         from thrifty.train.callbacks import TimeLimitCallback
 
         callbacks.append(TimeLimitCallback(t.max_minutes * 60))
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=data.train,
-        eval_dataset=data.eval,
-        data_collator=collate,
-        callbacks=callbacks,
-    )
+    trainer = objective.build(model, args, data, collate, tokenizer, callbacks)
     trainer.remove_callback(PrinterCallback)  # it prints raw dicts; metrics.jsonl and our bar replace it
     trainer.remove_callback(HFProgress)
     return trainer, metrics
 
 
-def training_arguments(config: RunConfig, precision: str, run_dir: Path, strategy: str = "single"):
+def training_arguments(
+    config: RunConfig,
+    precision: str,
+    run_dir: Path,
+    strategy: str = "single",
+    args_class: type | None = None,
+    objective_args: dict[str, Any] | None = None,
+):
+    """The run's TrainingArguments, built as `args_class` (a subclass such as TRL's DPOConfig) with the
+    objective's own fields: every thrifty setting below is passed explicitly, so a subclass's different
+    defaults (DPOConfig: bf16 on, lr 1e-6, checkpointing on) never leak into a run."""
     from transformers import TrainingArguments
 
     from thrifty.distributed.strategy import training_kwargs
@@ -99,8 +113,9 @@ def training_arguments(config: RunConfig, precision: str, run_dir: Path, strateg
         "activation_checkpointing_kwargs": {"use_reentrant": False} if t.gradient_checkpointing else None,
         **trainer_kwargs(config, device_name()),
         **training_kwargs(config, strategy, device_name()),  # a launched run's DDP/FSDP/DeepSpeed settings
+        **(objective_args or {}),
     }
-    return TrainingArguments(
+    return (args_class or TrainingArguments)(
         output_dir=str(run_dir / "trainer"),
         max_steps=t.max_steps or -1,
         num_train_epochs=t.epochs,

@@ -1,0 +1,80 @@
+"""Direct preference optimisation through TRL's DPOTrainer and DPOConfig: thrifty reads and checks the
+pairs, TRL tokenizes them, computes the loss and logs the rewards. No DPO maths lives here."""
+
+from thrifty.objectives.registry import Objective, register
+
+
+def prepare_data(config, tokenizer, seed: int):
+    from thrifty.data.preference import prepare_pairs
+
+    return prepare_pairs(config, tokenizer, seed)
+
+
+def arguments(config):
+    """DPOConfig subclasses TrainingArguments: the run's arguments pass through unchanged (seed, lr,
+    steps, precision, save_strategy "no", report_to none: thrifty checkpoints itself) plus these."""
+    from trl import DPOConfig
+
+    t = config.train
+    return DPOConfig, {
+        "beta": t.beta,
+        "loss_type": [t.loss_type],
+        "label_smoothing": t.label_smoothing,
+        # prompt + answer tokens of each sequence; TRL's collator cuts longer ones at the end (keep_start)
+        "max_length": config.data.max_seq_len,
+    }
+
+
+def build(model, args, data, collate, tokenizer, callbacks):
+    from datasets import Dataset
+    from trl import DPOTrainer
+
+    trainer = DPOTrainer(
+        model=model,
+        ref_model=None,  # the adapter disabled gives the reference: one model in memory
+        args=args,
+        train_dataset=Dataset.from_list(data.train),
+        eval_dataset=Dataset.from_list(data.eval),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    drop_reference_adapter(trainer.model)
+    return trainer
+
+
+def drop_reference_adapter(model) -> None:
+    """TRL 1.16, handed a PeftModel, copies its adapter into a second one named "ref" and computes the
+    reference through it. thrifty's adapter is freshly initialised (LoRA's B = 0, IA3's ones: the
+    identity), so the base with the adapter disabled is the same reference without a second adapter in
+    memory, in every checkpoint and in adapter/ (save_pretrained writes every adapter). With "ref" gone
+    TRL's reference pass disables the adapters (trl.trainer.utils.use_adapter(model, None))."""
+    peft_config = getattr(model, "peft_config", {})
+    if "ref" in peft_config:
+        model.delete_adapter("ref")
+
+
+def summary(before: dict[str, float], after: dict[str, float]) -> dict:
+    """TRL's held-out preference metrics, before and after training (the same pairs both times)."""
+    out = {}
+    for field, key in (
+        ("reward_margin", "eval_rewards/margins"),
+        ("preference_accuracy", "eval_rewards/accuracies"),
+    ):
+        out[f"{field}_before"] = before.get(key)
+        out[f"{field}_after"] = after.get(key)
+    return out
+
+
+register(
+    Objective(
+        name="dpo",
+        description="Direct preference optimisation (TRL DPOTrainer): prefer the chosen answer over the "
+        "rejected one, relative to the frozen base.",
+        columns="prompt, chosen, rejected (strings or chat message lists)",
+        prepare_data=prepare_data,
+        arguments=arguments,
+        build=build,
+        summary=summary,
+        thrifty_batches=False,
+    )
+)
