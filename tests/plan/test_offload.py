@@ -98,7 +98,7 @@ def test_a_run_is_planned_with_the_offload_its_strategy_applies(tiny_model, stra
             "distributed": {"nproc": 2, "strategy": "auto", "offload": offload},
         }
     )
-    data = SimpleNamespace(train=[{"input_ids": [1] * 32}] * 8)
+    data = SimpleNamespace(train=[{"input_ids": [1] * 32}] * 8, lengths=lambda: [32] * 8)
     applied = applied_offload(strategy, offload)
     plan = plan_for_run(config, str(tiny_model), data, "bf16", "cuda", strategy, applied)
     assert plan["offload"] == planned
