@@ -210,4 +210,3 @@ def test_nodes_without_a_bucket_is_one_line_naming_checkpoint_remote():
     args = build_parser().parse_args(["launch", "skypilot", "--nodes", "2"])
     with pytest.raises(UserError, match="--bucket is needed.*checkpoint.remote"):
         skypilot_task(args)
-

@@ -170,7 +170,9 @@ def test_hostile_manifest_is_one_line_and_writes_nothing_outside_the_checkpoint(
     assert list((run_dir / "checkpoints").iterdir()) == []  # the temporary folder is gone too
 
 
-def test_train_resume_auto_stops_at_a_hostile_remote_manifest(tiny_model, faq_file, tmp_path, s3_endpoint, bucket, capsys):
+def test_train_resume_auto_stops_at_a_hostile_remote_manifest(
+    tiny_model, faq_file, tmp_path, s3_endpoint, bucket, capsys
+):
     # A manifest thrifty did not write means someone else writes to this remote: stop (exit 2), don't fall back.
     url = f"s3://{bucket}/run"
     remote = Remote(url, {"endpoint_url": s3_endpoint})
