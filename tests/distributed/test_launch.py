@@ -52,7 +52,9 @@ def test_the_saved_adapter_loads_with_peft(two_processes, tiny_model):
     assert sum(p.numel() for n, p in model.named_parameters() if "lora_" in n) > 0
 
 
-@pytest.mark.parametrize("strategy", ["fsdp", "zero3"])  # DDP's resume: the SIGTERM test below
+# FSDP2's sharded checkpoints are the hardest case; DDP's resume is the SIGTERM test below. ZeRO-3 resumed
+# bitwise the same way when checked by hand (2026-12-03); left out of CI for its ~80 s.
+@pytest.mark.parametrize("strategy", ["fsdp"])
 def test_sigkill_of_the_whole_job_then_resume_is_bitwise_equal(
     tiny_model, data_files, two_processes, tmp_path, strategy
 ):
