@@ -46,7 +46,7 @@ def job_args(model: Path, data: tuple[Path, Path], out: Path, nproc: int, *extra
 
 
 def run_job(
-    args: list[str], signal_at: str | None = None, timeout: float = 240
+    args: list[str], signal_at: str | None = None, timeout: float = 480
 ) -> subprocess.CompletedProcess:
     """`thrifty train` in a fresh process; `signal_at` = STEP:SIGNAL:TARGET (see hook/sitecustomize.py).
     The timeout leaves room for DeepSpeed's first use on a fresh machine (it JIT-builds an op, ~70 s)."""
