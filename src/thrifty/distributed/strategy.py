@@ -15,17 +15,15 @@ from typing import Any
 from thrifty.config.schema import RunConfig
 from thrifty.errors import UserError
 
-STRATEGIES = ("ddp", "fsdp", "zero2", "zero3")
 ZERO_STAGE = {"zero2": 2, "zero3": 3}
 DEEPSPEED_EXTRA = "pip install 'thrifty[deepspeed]'"
 
 
-def resolve(config: RunConfig, fits_one_device: bool | None = None) -> str:
-    """`auto`: DDP when the model fits one device (or nothing says otherwise), else FSDP2."""
+def resolve(config: RunConfig) -> str:
+    """The strategy the launch checks are made for; `auto` is checked as DDP, what it is unless the
+    planner says the model does not fit one device (`choose`, in the workers)."""
     strategy = config.distributed.strategy
-    if strategy != "auto":
-        return strategy
-    return "ddp" if fits_one_device is not False else "fsdp"
+    return "ddp" if strategy == "auto" else strategy
 
 
 def choose(

@@ -273,9 +273,8 @@ class CheckpointCallback(TrainerCallback):
         cfg, step = self.config, state.global_step
         due = bool(cfg.every_steps and step % cfg.every_steps == 0)
         due |= bool(cfg.every_minutes and time.monotonic() - self.last_time >= cfg.every_minutes * 60)
-        if (
-            launched()
-        ):  # every rank must checkpoint and stop at the same step: agree on both (a tiny all-reduce)
+        # Every rank must checkpoint and stop at the same step: agree on both (a tiny all-reduce).
+        if launched():
             any_due, any_stop = all_max([float(due), float(self.stop.reason is not None)])
             due = bool(any_due)
             if any_stop and self.stop.reason is None:
@@ -301,10 +300,11 @@ class CheckpointCallback(TrainerCallback):
         ranks.barrier()  # every rank's files are in tmp: only now may the manifest say "complete"
         if ranks.is_main():
             self._publish(tmp, state, done)
-        else:
-            self.last_path = self.run_dir / CHECKPOINTS / step_name(state.global_step)
-            self.done_step = state.global_step if done else self.done_step
-            self.last_step, self.last_time = state.global_step, time.monotonic()
+        # Every rank keeps the same bookkeeping: the stop message and the final phase read it.
+        self.last_path = self.run_dir / CHECKPOINTS / step_name(state.global_step)
+        if done:
+            self.done_step = state.global_step
+        self.last_step, self.last_time = state.global_step, time.monotonic()
         ranks.barrier()
         self.seconds.append(time.perf_counter() - t0)
         if ranks.is_main():
@@ -318,14 +318,11 @@ class CheckpointCallback(TrainerCallback):
             **{k: v for k, v in self.counters().items() if isinstance(v, (int, float, str))},
             **({"train_done": True} if done else {}),
         }
-        self.last_path = publish(tmp, self.run_dir, state.global_step, extra)
-        if done:
-            self.done_step = state.global_step
-        self.last_step, self.last_time = state.global_step, time.monotonic()
+        final = publish(tmp, self.run_dir, state.global_step, extra)
         protect = self.uploader.pending() if self.uploader else set()
-        prune(self.run_dir, self.config.keep_last, self.config.keep_best, protect | {self.last_path})
+        prune(self.run_dir, self.config.keep_last, self.config.keep_best, protect | {final})
         if self.uploader:
-            self.uploader.submit(self.last_path)
+            self.uploader.submit(final)
 
     def _finished(self, state, control) -> bool:
         """Training ends with this step: train() returned, max_steps is reached, or early stopping or the

@@ -20,10 +20,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from thrifty.config.load import write_resolved
 from thrifty.config.schema import RunConfig
 from thrifty.errors import EXIT_PREEMPTED, EXIT_USER_ERROR, UserError
+from thrifty.io import write_json_atomic
 
 EXIT_DIR = "THRIFTY_EXIT_DIR"
 STOP_SIGNAL = signal.SIGUSR1  # what this process sends workers: a stop request that is never "again"
@@ -41,7 +41,7 @@ def launch(config: RunConfig, resume: str | None, resume_force: bool, progress: 
     work = Path(tempfile.mkdtemp(prefix="thrifty-launch-"))
     try:
         resolved = work / "config.yaml"
-        resolved.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_resolved(config, resolved)
         worker_args = ["train", str(resolved)]
         worker_args += ["--resume", resume] if resume else []
         worker_args += ["--resume-force"] if resume_force else []
@@ -193,10 +193,9 @@ def write_exit(code: int, message: str | None) -> None:
         return
     from thrifty.distributed.rank import rank
 
-    path = Path(folder) / f"rank-{rank()}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"rank": rank(), "code": code, "message": message}))
-    tmp.replace(path)
+    write_json_atomic(
+        Path(folder) / f"rank-{rank()}.json", {"rank": rank(), "code": code, "message": message}
+    )
 
 
 def read_exits(work: Path) -> dict[int, dict[str, Any]]:
