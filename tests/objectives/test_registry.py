@@ -11,8 +11,11 @@ from thrifty.objectives import get_objective, objective_names
 
 
 def test_schema_literal_names_exactly_the_registered_objectives():
+    from thrifty.config.objectives import OBJECTIVES
+
     allowed = typing.get_args(TrainConfig.model_fields["objective"].annotation)
-    assert sorted(allowed) == objective_names() == ["dpo", "sft"]
+    assert sorted(allowed) == sorted(OBJECTIVES) == objective_names()
+    assert {"sft", "dpo", "orpo", "kto", "simpo", "reward", "grpo"} <= set(allowed)
     assert get_objective("sft").thrifty_batches and not get_objective("dpo").thrifty_batches
 
 
@@ -33,8 +36,10 @@ def test_loss_types_are_the_ones_trl_dpo_accepts():
         ("train.beta=0", "train.beta"),
         ("train.beta=-1", "train.beta"),
         ("train.loss_type=nope", "train.loss_type"),
-        ("method.name=full", "needs a LoRA-family or ia3 method"),
-        ("method.name=prompt", "needs a LoRA-family or ia3 method"),
+        ("method.name=scratch", "needs a pretrained model"),
+        ("method.name=prompt", "needs a pretrained model"),
+        ("train.num_generations=8", "applies to objective grpo"),
+        ("train.precompute_ref_logps=true", "applies to dpo/kto with method full or freeze"),
     ],
 )
 def test_bad_dpo_settings_are_one_line(override, words):

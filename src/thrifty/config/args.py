@@ -12,7 +12,12 @@ TRAIN_FLAGS = {
     "eval_data": ("data.eval_path", "Held-out data; default: a seeded split of --data."),
     "output": ("output.dir", "Run directory (default runs/<model>-<method>-<time>)."),
     "method": ("method.name", "Fine-tuning method (see `thrifty methods`)."),
-    "objective": ("train.objective", "What to optimise: sft (supervised) or dpo (preference pairs)."),
+    "objective": (
+        "train.objective",
+        "What to optimise: sft (supervised), dpo, orpo, kto, simpo (preference), reward (a reward model), "
+        "grpo (online, needs --reward).",
+    ),
+    "reward": ("train.reward", "grpo: reward model folder, module:function, or exact/contains/f1/json/length."),
     "max_steps": ("train.max_steps", "Optimizer steps to run (overrides --epochs)."),
     "epochs": ("train.epochs", "Passes over the training data."),
     "seed": ("train.seed", "Random seed for init, data order and the split."),

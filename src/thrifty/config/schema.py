@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from thrifty.config.objectives import OBJECTIVES, ObjectiveFields
 from thrifty.methods.table import METHODS
 
 
@@ -136,7 +137,9 @@ class DataConfig(Section):
     )
 
 
-class TrainConfig(Section):
+class TrainConfig(Section, ObjectiveFields):
+    """Optimisation settings; the objective and its own fields (beta, ...) come from ObjectiveFields."""
+
     max_steps: int | None = Field(
         None, gt=0, description="Stop after this many optimizer steps; when set it overrides `epochs`."
     )
@@ -218,47 +221,6 @@ class TrainConfig(Section):
     )
     logging_steps: int = Field(5, gt=0, description="Write a metrics.jsonl line every N steps.")
     seed: int = Field(42, description="Seed for initialisation, data order and the validation split.")
-    objective: Literal["sft", "dpo"] = Field(
-        "sft",
-        description="What the run optimises: sft (supervised: the loss on the answers) or dpo (direct "
-        "preference optimisation on prompt/chosen/rejected pairs, through TRL's DPOTrainer; with an adapter "
-        "method the frozen base with the adapter disabled is the reference, so one model is in memory).",
-    )
-    beta: float = Field(
-        0.1,
-        gt=0,
-        description="dpo: strength of the pull towards the reference model (TRL's beta); higher keeps the "
-        "policy closer to it. 0.1 is TRL's default; the IPO loss reads it as its tau.",
-    )
-    loss_type: Literal[
-        "sigmoid",
-        "hinge",
-        "ipo",
-        "exo_pair",
-        "nca_pair",
-        "robust",
-        "bco_pair",
-        "sppo_hard",
-        "aot",
-        "aot_unpaired",
-        "apo_zero",
-        "apo_down",
-        "discopop",
-        "sft",
-        "sigmoid_norm",
-    ] = Field(
-        "sigmoid",
-        description="dpo: the preference loss, as TRL 1.16's DPOConfig names them: sigmoid (the DPO "
-        "paper), hinge (SLiC), ipo, robust, exo_pair, nca_pair, bco_pair, sppo_hard, aot, aot_unpaired, "
-        "apo_zero, apo_down, discopop, sigmoid_norm, sft (the chosen answers' NLL only).",
-    )
-    label_smoothing: float = Field(
-        0.0,
-        ge=0,
-        lt=1,
-        description="dpo: assumed share of pairs whose preference label is flipped (cDPO / robust "
-        "losses); 0 trusts every label. exo_pair needs it above 0 (the EXO paper suggests 1e-3).",
-    )
 
     @field_validator("auto_micro_batch", "compile", mode="before")
     @classmethod
@@ -270,13 +232,6 @@ class TrainConfig(Section):
     def _early_stopping_needs_eval(self):
         if self.early_stopping_patience is not None and self.eval_every_steps is None:
             raise ValueError("early_stopping_patience needs train.eval_every_steps to be set")
-        return self
-
-    @model_validator(mode="after")
-    def _exo_needs_smoothing(self):
-        # TRL raises this inside DPOTrainer, after the model loaded; said here it costs nothing.
-        if self.objective == "dpo" and self.loss_type == "exo_pair" and self.label_smoothing == 0:
-            raise ValueError("train.loss_type=exo_pair needs train.label_smoothing > 0 (the EXO paper: 1e-3)")
         return self
 
 
@@ -405,14 +360,23 @@ class RunConfig(Section):
         return self
 
     @model_validator(mode="after")
-    def _preference_needs_an_adapter(self):
-        """DPO's reference is the frozen base with the adapter disabled; a method without that base (full,
-        freeze, scratch) or with virtual tokens (prefix, prompt, ptuning) has no such reference here yet."""
-        info = METHODS[self.method.name]
-        if self.train.objective != "sft" and (info.trains_base != "none" or info.padded_only):
+    def _objective_fits_the_method(self):
+        """Preference objectives start from a pretrained model and train on the tokens as they are: not
+        from scratch, and not with virtual tokens (prefix, prompt, ptuning) that TRL's batches do not
+        carry. A reference-based objective with a method that trains base weights (full, freeze) holds a
+        reference copy, or precomputes its log-probabilities (train.precompute_ref_logps)."""
+        t, info = self.train, METHODS[self.method.name]
+        if t.objective == "sft":
+            return self
+        if info.random_init or info.padded_only:
             raise ValueError(
-                f"train.objective={self.train.objective} needs a LoRA-family or ia3 method (the frozen base is "
-                f"the reference); method {self.method.name} would need a second reference copy, not supported yet"
+                f"train.objective={t.objective} needs a pretrained model trained through lora, qlora, dora, "
+                f"ia3, freeze or full; method {self.method.name} is not supported with it"
+            )
+        if t.precompute_ref_logps and (OBJECTIVES[t.objective].reference == "none" or info.trains_base == "none"):
+            raise ValueError(
+                "train.precompute_ref_logps applies to dpo/kto with method full or freeze (an adapter "
+                "method's reference is the base itself, at no memory cost)"
             )
         return self
 

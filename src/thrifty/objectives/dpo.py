@@ -68,9 +68,6 @@ def summary(before: dict[str, float], after: dict[str, float]) -> dict:
 register(
     Objective(
         name="dpo",
-        description="Direct preference optimisation (TRL DPOTrainer): prefer the chosen answer over the "
-        "rejected one, relative to the frozen base.",
-        columns="prompt, chosen, rejected (strings or chat message lists)",
         prepare_data=prepare_data,
         arguments=arguments,
         build=build,

@@ -21,9 +21,7 @@ SummaryFn = Callable[[dict[str, float], dict[str, float]], dict[str, Any]]  # (e
 
 @dataclass(frozen=True)
 class Objective:
-    name: str
-    description: str
-    columns: str  # the data it reads, for messages and docs
+    name: str  # a key of thrifty.config.objectives.OBJECTIVES, which holds its description and data
     prepare_data: PrepareFn
     arguments: ArgumentsFn
     build: BuildFn
@@ -37,5 +35,9 @@ REGISTRY: dict[str, Objective] = {}
 
 
 def register(objective: Objective) -> Objective:
+    from thrifty.config.objectives import OBJECTIVES
+
+    if objective.name not in OBJECTIVES:
+        raise KeyError(f"objective {objective.name!r} is not in thrifty.config.objectives.OBJECTIVES")
     REGISTRY[objective.name] = objective
     return objective

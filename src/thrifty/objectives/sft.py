@@ -35,8 +35,6 @@ def summary(before: dict[str, float], after: dict[str, float]) -> dict:
 register(
     Objective(
         name="sft",
-        description="Supervised fine-tuning: next-token loss on the answers (prompts masked).",
-        columns="any instruction or text format (see `data.format`)",
         prepare_data=prepare_data,
         arguments=arguments,
         build=build,
