@@ -3,6 +3,8 @@ figures; the reference is the frozen base (one model in memory); a SIGTERMed run
 
 import json
 
+import pytest
+
 from tests.objectives.conftest import dpo_args
 from tests.train.conftest import assert_same_run, signal_at
 from thrifty.cli import main
@@ -74,17 +76,32 @@ def test_reference_is_the_base_with_the_adapter_disabled(tiny_model, pairs_file,
     assert torch.equal(ref_chosen, policy_chosen)  # the adapter's weights do not reach the reference
 
 
-def test_sigterm_then_resume_auto_is_bitwise_equal_to_the_uninterrupted_run(tiny_model, pairs_file, tmp_path):
-    extra = ["checkpoint.every_steps=2"]
-    reference = tmp_path / "reference"
-    assert main(dpo_args(tiny_model, pairs_file, reference, *extra, steps=5)) == 0
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_model, pairs_file, tmp_path_factory):
+    reference = tmp_path_factory.mktemp("dpo") / "reference"
+    assert main(dpo_args(tiny_model, pairs_file, reference, "checkpoint.every_steps=2", steps=5)) == 0
+    return reference
+
+
+@pytest.mark.parametrize(
+    ("signal", "code", "resumed_from"),
+    [
+        ("SIGTERM", EXIT_PREEMPTED, 3),
+        ("SIGKILL", -9, 2),
+    ],  # SIGTERM checkpoints step 3; SIGKILL keeps step 2's
+)
+def test_stopped_then_resume_auto_is_bitwise_equal_to_the_uninterrupted_run(
+    tiny_model, pairs_file, tmp_path, uninterrupted, signal, code, resumed_from
+):
+    reference = uninterrupted
     out = tmp_path / "run"
-    args = dpo_args(tiny_model, pairs_file, out, *extra, steps=5)
-    stopped = signal_at(3, "SIGTERM", "step", args)
-    assert stopped.returncode == EXIT_PREEMPTED, stopped.stderr[-2000:]
+    args = dpo_args(tiny_model, pairs_file, out, "checkpoint.every_steps=2", steps=5)
+    stopped = signal_at(3, signal, "step", args)
+    assert stopped.returncode == code, stopped.stderr[-2000:]
+    assert not (out / "summary.json").exists()
     assert main(args + ["--resume", "auto"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["resumed_from_step"] == 3
+    assert summary["resumed_from_step"] == resumed_from
     assert_same_run(reference, out)
     ref_summary = json.loads((reference / "summary.json").read_text())
     for key in ("reward_margin_before", "reward_margin_after", "preference_accuracy_after"):

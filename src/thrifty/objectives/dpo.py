@@ -20,6 +20,8 @@ def arguments(config):
         "beta": t.beta,
         "loss_type": [t.loss_type],
         "label_smoothing": t.label_smoothing,
+        # full/freeze: the reference's log-probs once before training instead of a copy in memory
+        "precompute_ref_log_probs": t.precompute_ref_logps,
         # prompt + answer tokens of each sequence; TRL's collator cuts longer ones at the end (keep_start)
         "max_length": config.data.max_seq_len,
     }
@@ -29,9 +31,11 @@ def build(model, args, data, collate, tokenizer, callbacks):
     from datasets import Dataset
     from trl import DPOTrainer
 
+    from thrifty.objectives.reference import reference_model
+
     trainer = DPOTrainer(
         model=model,
-        ref_model=None,  # the adapter disabled gives the reference: one model in memory
+        ref_model=reference_model(model, args),  # None with an adapter: the base is the reference
         args=args,
         train_dataset=Dataset.from_list(data.train),
         eval_dataset=Dataset.from_list(data.eval),
