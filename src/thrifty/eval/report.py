@@ -20,12 +20,32 @@ def metric_rows(report: dict[str, Any]) -> list[list[str]]:
         rows.append([metric, *(f"{models[m]['scores'][metric]:.3f}" for m in order)])
     rows.append(["tokens/s (generation)", *(_num(models[m].get("tokens_per_second")) for m in order)])
     rows.append(["peak memory (GiB)", *(f"{models[m]['peak_memory_bytes'] / 2**30:.2f}" for m in order)])
+    rows += preference_rows(report, len(order))
     delta = report.get("delta") or {}
     if delta:
         lookup = {"perplexity": "perplexity", "loss (nats/token)": "loss"}
         for row in rows:
             key = lookup.get(row[0], row[0])
             row.append(f"{delta[key]:+.3f}" if key in delta else "")
+    return rows
+
+
+def preference_rows(report: dict[str, Any], columns: int) -> list[list[str]]:
+    """On preference pairs: the fine-tuned model's margin and accuracy against the base (the base's own
+    are 0 by definition: it is the reference), and the win rate over the base's answers."""
+    pref = report.get("preference") or {}
+    tuned = pref.get("fine_tuned", {})
+    blank = [""] * (columns - 1)  # the base column, when there is one
+    rows = [
+        [label, *blank, f"{tuned[key]:.3f}"]
+        for label, key in (
+            ("reward margin (vs base)", "reward_margin"),
+            ("preference accuracy", "preference_accuracy"),
+        )
+        if key in tuned
+    ]
+    if "win_rate" in pref:
+        rows.append([f"win rate over base ({pref['judge']})", *blank, f"{pref['win_rate']:.3f}"])
     return rows
 
 

@@ -41,6 +41,7 @@ class EvalSet:
     source: str
     format: str
     examples: list[dict[str, Any]]
+    pairs: list[dict[str, Any]] = field(default_factory=list)  # preference data: TRL-ready pairs
     rows: list[dict[str, list[int]]] = field(default_factory=list)  # tokenized, answers labelled
     prompts: list[str] = field(default_factory=list)  # rendered up to the last assistant turn
     references: list[str] = field(default_factory=list)
@@ -73,6 +74,7 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
     models = {"fine_tuned": measure(tuned, tokenizer, data, options, "fine-tuned")}
     if options.compare_base:
         models["base"] = _measure_base(run, tuned, tokenizer, data, options)
+    preference = _preference(run, tuned, tokenizer, data, models, options)
     report = {
         "run": str(run.path),
         "model": run.config.model.name,
@@ -90,6 +92,8 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
         "samples": _samples(data, models, options.shown_examples),
         "finished_at": datetime.now(UTC).isoformat(),
     }
+    if preference:
+        report["preference"] = preference
     if tasks is not None:
         report["lm_eval"] = _lm_eval(run, options, tasks)
     write_markdown(report, run.path / EVAL_MD)
@@ -187,16 +191,23 @@ def load_eval_set(run: RunFolder, options: EvalOptions, tokenizer) -> EvalSet:
     from thrifty.data import held_out_examples, load_examples
     from thrifty.data.template import render_prompt, with_system
     from thrifty.data.tokenize import encode_all
+    from thrifty.eval.preference import as_answers, held_out_pairs, is_preference_file
 
     config = run.config.data
-    if options.data:
+    pairs: list[dict[str, Any]] = []
+    if (options.data and is_preference_file(options.data, config)) or (
+        not options.data and run.config.train.objective != "sft"
+    ):  # pairs: scored on the chosen answers, plus TRL's preference figures
+        pairs, canonical, source = held_out_pairs(run, options.data, tokenizer)
+        examples, fmt = as_answers(canonical), "preference"
+    elif options.data:
         examples, fmt = load_examples(options.data, config.model_copy(update={"format": "auto"}))
         source = options.data
     else:
         examples, fmt, source = held_out_examples(config, run.config.train.seed)
     if options.max_examples is not None:
-        examples = examples[: options.max_examples]
-    data = EvalSet(source, fmt, examples)
+        examples, pairs = examples[: options.max_examples], pairs[: options.max_examples]
+    data = EvalSet(source, fmt, examples, pairs)
     data.rows, _ = encode_all(
         examples, tokenizer, config.max_seq_len, config.train_on_inputs, config.system_prompt
     )
@@ -256,6 +267,25 @@ def _generate_all(model, tokenizer, prompts: list[str], options: EvalOptions, la
             answers[i] = text
         tokens += sum(counts)
     return answers, tokens, time.perf_counter() - started
+
+
+def _preference(run: RunFolder, tuned, tokenizer, data: EvalSet, models, options) -> dict[str, Any]:
+    """On pairs: TRL's margin and accuracy of the tuned model against the base, and with --compare-base
+    the win rate of its answers over the base's under the judge (the first metric against the chosen
+    answer: token F1 when scored, else the first metric)."""
+    from thrifty.eval.preference import judge_scores, preference_metrics, win_rate
+
+    if not data.pairs:
+        return {}
+    out: dict[str, Any] = {"fine_tuned": preference_metrics(run, tuned, tokenizer, data.pairs, options)}
+    if "base" in models and options.metrics:
+        scored = [m for m in options.metrics if m != "accuracy"]
+        judge = "f1" if "f1" in scored else scored[0]  # token F1 separates answers that exact calls ties
+        tuned_scores = judge_scores(models["fine_tuned"]["per_example"], judge)
+        base_scores = judge_scores(models["base"]["per_example"], judge)
+        out["judge"] = f"{judge} against the chosen answer"
+        out.update(win_rate(tuned_scores, base_scores))
+    return out
 
 
 def _without_answers(result: dict[str, Any]) -> dict[str, Any]:
