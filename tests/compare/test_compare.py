@@ -95,7 +95,7 @@ def test_time_budget_stops_training(tiny_model, alpaca_file, tmp_path, capsys):
     [
         (
             ["--strategies", "lora,magic", "--budget-steps", "2"],
-            "unknown strategy magic; known: dora, freeze",
+            "unknown strategy part 'magic'; a strategy is a method (dora, freeze",
         ),
         (["--strategies", "lora", "--budget-steps", "0"], "--budget-steps must be positive"),
         (["--strategies", "lora"], "a budget is needed"),

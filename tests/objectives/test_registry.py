@@ -38,7 +38,6 @@ def test_loss_types_are_the_ones_trl_dpo_accepts():
         ("train.loss_type=nope", "train.loss_type"),
         ("method.name=scratch", "needs a pretrained model"),
         ("method.name=prompt", "needs a pretrained model"),
-        ("train.num_generations=8", "applies to objective grpo"),
         ("train.precompute_ref_logps=true", "applies to dpo/kto with method full or freeze"),
     ],
 )
@@ -71,3 +70,14 @@ def test_dpo_config_carries_the_run_arguments(tmp_path):
     ):  # fmt: skip
         assert getattr(dpo, name) == getattr(sft, name), name
     assert dpo.max_length == config.data.max_seq_len
+
+
+def test_fields_the_objective_does_not_read_are_named():
+    from thrifty.config.objectives import ignored_fields
+
+    config = load_config(None, ["train.beta=0.3", "train.num_generations=8"])
+    assert ignored_fields(config.train) == [
+        "train.beta (read by dpo/orpo/kto/simpo/grpo)",
+        "train.num_generations (read by grpo)",
+    ]
+    assert ignored_fields(load_config(None, ["train.objective=dpo", "train.beta=0.3"]).train) == []

@@ -12,11 +12,17 @@ def add_parser(verbs) -> None:
     comp = verbs.add_parser(
         "compare",
         help="Train several strategies on the same data and budget; report quality, time, memory, dollars.",
-        description="Runs each strategy (a method name) with the same data, split, seed and budget, one after "
+        description="Runs each strategy (a method, an objective, or stages such as sft+dpo) with the same data, split, seed and budget, one after "
         "another, and writes report.md/report.html with plots and a recommendation into --output.",
     )
     add_train_arguments(comp)
-    comp.add_argument("--strategies", help="Comma-separated methods (default: scratch,full,lora,qlora).")
+    comp.add_argument(
+        "--strategies",
+        help="Comma-separated strategies (default: scratch,full,lora,qlora): methods (lora, qlora, full...), "
+        "objectives (dpo, orpo...: the config's method) or stages joined by + (sft+dpo: SFT on the chosen "
+        "answers, then DPO from the merged result). With a pairs file every strategy is ranked on held-out "
+        "preference accuracy against the base.",
+    )
     comp.add_argument("--budget-steps", type=int, help="Optimizer steps per strategy.")
     comp.add_argument("--budget-minutes", type=float, help="Training minutes per strategy.")
     comp.add_argument("--budget-dollars", type=float, help="Dollars per strategy at --gpu's cheapest price.")

@@ -18,6 +18,8 @@ COLUMNS = (
     "steps",
     "$",
 )
+# Shown (after status) when the strategies were ranked on held-out preference pairs.
+PREFERENCE_COLUMNS = ("preference accuracy", "reward margin")
 
 
 def rows(results: list[dict[str, Any]], gpu: str | None) -> list[dict[str, Any]]:
@@ -41,7 +43,14 @@ def rows(results: list[dict[str, Any]], gpu: str | None) -> list[dict[str, Any]]
                     "steps": s["steps"],
                 }
             )
-            row["$"] = run_dollars(s, r["strategy"], gpu)["usd"] if gpu else None
+            pref = r.get("preference") or {}
+            row["preference accuracy"] = pref.get("preference_accuracy")
+            row["reward margin"] = pref.get("reward_margin")
+            # A staged strategy (sft+dpo) costs what its stages cost, each at its own method's MFU.
+            stages = r.get("stages") or [{"summary": s, "method": r.get("method", r["strategy"])}]
+            row["$"] = (
+                sum(run_dollars(st["summary"], st["method"], gpu)["usd"] for st in stages) if gpu else None
+            )
         out.append(row)
     return out
 
@@ -52,17 +61,29 @@ def cost_key(table: list[dict[str, Any]]) -> str:
     return "$" if ok and ok[0]["$"] is not None else "wall s"
 
 
+def quality(table: list[dict[str, Any]]) -> tuple[str, float]:
+    """The column strategies are ranked on and its sign (lower sign x value is better): held-out
+    preference accuracy when every strategy was scored on pairs (eval losses of different objectives
+    do not compare), else held-out eval loss."""
+    ok = [r for r in table if r["status"] == "ok"]
+    if ok and all(r.get("preference accuracy") is not None for r in ok):
+        return "preference accuracy", -1.0
+    return "eval loss", 1.0
+
+
 def pareto(table: list[dict[str, Any]]) -> list[str]:
-    """Strategies no other beats on both eval loss and dollars (wall seconds without a GPU price)."""
+    """Strategies no other beats on both quality and dollars (wall seconds without a GPU price)."""
     ok = [r for r in table if r["status"] == "ok"]
     cost = cost_key(table)
+    key, sign = quality(table)
+
+    def q(r):
+        return sign * r[key]
+
     front = []
     for r in ok:
         dominated = any(
-            o[cost] <= r[cost]
-            and o["eval loss"] <= r["eval loss"]
-            and (o[cost] < r[cost] or o["eval loss"] < r["eval loss"])
-            for o in ok
+            o[cost] <= r[cost] and q(o) <= q(r) and (o[cost] < r[cost] or q(o) < q(r)) for o in ok
         )
         if not dominated:
             front.append(r["strategy"])
@@ -74,24 +95,35 @@ def recommend(table: list[dict[str, Any]], gpu: str | None) -> str:
     if not ok:
         return "No strategy finished; see the errors in the table."
     cost = cost_key(table)
-    best = min(ok, key=lambda r: r["eval loss"])
+    key, sign = quality(table)
+    best = min(ok, key=lambda r: sign * r[key])
     front = [r for r in ok if r["strategy"] in pareto(table)]
-    # Within 2% of the best held-out loss, take the cheapest: the difference is below run-to-run noise.
-    near = [r for r in front if r["eval loss"] <= best["eval loss"] * 1.02]
+    # Within 2% of the best held-out loss (2 points of accuracy), take the cheapest: the difference is
+    # below run-to-run noise.
+    if key == "eval loss":
+        near = [r for r in front if r["eval loss"] <= best["eval loss"] * 1.02]
+    else:
+        near = [r for r in front if r[key] >= best[key] - 0.02]
     pick = min(near, key=lambda r: r[cost])
     unit = f"${pick['$']:.3g} on {gpu}" if gpu else f"{pick['wall s']:.0f} s here"
+    if key == "eval loss":
+        quality_text = f"held-out eval loss {pick['eval loss']:.4f} (perplexity {pick['perplexity']:.2f})"
+    else:
+        quality_text = (
+            f"held-out preference accuracy {pick[key]:.3f} (reward margin {pick['reward margin']:.3f}) "
+            "against the base"
+        )
     text = (
-        f"Use **{pick['strategy']}**: held-out eval loss {pick['eval loss']:.4f} (perplexity "
-        f"{pick['perplexity']:.2f}) for {unit}, training {pick['trainable params']:,} parameters with a peak of "
-        f"{pick['peak memory GiB']:.2f} GiB."
+        f"Use **{pick['strategy']}**: {quality_text} for {unit}, training {pick['trainable params']:,} "
+        f"parameters with a peak of {pick['peak memory GiB']:.2f} GiB."
     )
     if pick is not best:
         text += (
-            f" {best['strategy']} reached {best['eval loss']:.4f}, within 2%, at "
-            f"{best[cost] / max(pick[cost], 1e-12):.1f}x the cost."
+            f" {best['strategy']} reached {best[key]:.4f}, within {'2%' if key == 'eval loss' else '0.02'}, "
+            f"at {best[cost] / max(pick[cost], 1e-12):.1f}x the cost."
         )
     scratch = next((r for r in ok if r["strategy"] == "scratch"), None)
-    if scratch and pick["strategy"] != "scratch":
+    if scratch and pick["strategy"] != "scratch" and key == "eval loss":
         text += (
             f" Starting from the pretrained model beats training from scratch by "
             f"{scratch['eval loss'] - pick['eval loss']:.2f} nats of eval loss on the same budget."
@@ -140,15 +172,16 @@ def plot_pareto(table: list[dict[str, Any]], path: Path) -> None:
     plt = _pyplot()
     ok = [r for r in table if r["status"] == "ok"]
     cost = cost_key(table)
+    key, sign = quality(table)
     front = sorted((r for r in ok if r["strategy"] in pareto(table)), key=lambda r: r[cost])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in ok:
-        ax.scatter(r[cost], r["eval loss"], s=40)
-        ax.annotate(r["strategy"], (r[cost], r["eval loss"]), textcoords="offset points", xytext=(5, 5))
+        ax.scatter(r[cost], r[key], s=40)
+        ax.annotate(r["strategy"], (r[cost], r[key]), textcoords="offset points", xytext=(5, 5))
     if front:
         ax.plot(
             [r[cost] for r in front],
-            [r["eval loss"] for r in front],
+            [r[key] for r in front],
             "--",
             color="gray",
             label="Pareto frontier",
@@ -156,8 +189,8 @@ def plot_pareto(table: list[dict[str, Any]], path: Path) -> None:
         ax.legend()
     ax.set(
         xlabel="dollars on the chosen GPU" if cost == "$" else "wall seconds here",
-        ylabel="held-out eval loss",
-        title="Quality against cost (lower-left is better)",
+        ylabel=f"held-out {key}",
+        title=f"Quality against cost ({'lower' if sign > 0 else 'upper'}-left is better)",
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -171,8 +204,10 @@ def write_report(results: list[dict[str, Any]], out: Path, gpu: str | None) -> d
     plot_losses(results, out / "loss_curves.png")
     plot_pareto(table, out / "quality_vs_cost.png")
     front = pareto(table)
+    key, _ = quality(table)
+    columns = COLUMNS if key == "eval loss" else (*COLUMNS[:2], *PREFERENCE_COLUMNS, *COLUMNS[2:])
     cells = [
-        [_fmt(r.get(c), c) + (" *" if c == "strategy" and r["strategy"] in front else "") for c in COLUMNS]
+        [_fmt(r.get(c), c) + (" *" if c == "strategy" and r["strategy"] in front else "") for c in columns]
         for r in table
     ]
     errors = [f"- {r['strategy']}: {r['error']}" for r in table if r.get("error")]
@@ -181,11 +216,11 @@ def write_report(results: list[dict[str, Any]], out: Path, gpu: str | None) -> d
         "",
         advice,
         "",
-        "| " + " | ".join(COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
         *("| " + " | ".join(c) + " |" for c in cells),
         "",
-        "\\* on the Pareto frontier of eval loss against cost."
+        f"\\* on the Pareto frontier of {key} against cost."
         + (f" Dollars: cheapest listed {gpu}." if gpu else ""),
         "",
         *errors,
@@ -197,7 +232,7 @@ def write_report(results: list[dict[str, Any]], out: Path, gpu: str | None) -> d
     ]
     (out / "report.md").write_text("\n".join(md), encoding="utf-8")
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     page = (
         f"<!doctype html><meta charset=utf-8><title>thrifty compare</title><h1>Strategy comparison</h1>"
         f"<p>{html.escape(advice).replace('**', '')}</p><table border=1 cellpadding=4><tr>{head}</tr>{body}"

@@ -8,10 +8,13 @@ import hashlib
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from thrifty.compare.strategies import Strategy
+from thrifty.compare.strategies import parse_strategies as parse
 from thrifty.config.schema import RunConfig
 from thrifty.errors import UserError
 from thrifty.io import write_json_atomic
@@ -42,32 +45,45 @@ class Budget:
         return out
 
 
-def parse_strategies(text: str | None) -> list[str]:
-    from thrifty.methods.table import method_names
-
-    names = [s.strip() for s in (text or ",".join(DEFAULT_STRATEGIES)).split(",") if s.strip()]
-    unknown = [s for s in names if s not in method_names()]
-    if unknown or not names:
-        raise UserError(
-            f"unknown strategy {', '.join(unknown) or '(none)'}; known: {', '.join(method_names())}"
-        )
-    return list(dict.fromkeys(names))
+def parse_strategies(text: str | None) -> list[Strategy]:
+    return parse(text, DEFAULT_STRATEGIES)
 
 
 def strategy_config(
-    base: RunConfig, strategy: str, budget: Budget, out: Path, same_lr: bool, usd_per_hour: float | None
+    base: RunConfig,
+    strategy: Strategy,
+    budget: Budget,
+    out: Path,
+    same_lr: bool,
+    usd_per_hour: float | None,
+    stage: int = 0,
+    model: str | None = None,
 ) -> RunConfig:
+    """The run config of one stage: the stage's method/objective over the base config, the budget, its
+    own run folder, and (after the first stage) the previous stage's model as the starting point.
+    Objective fields the stage's objective does not read go back to their defaults, so a config
+    written for dpo (train.beta) also serves the sft stage of sft+dpo."""
     from thrifty.config.load import validate
-
-    raw = base.model_dump(mode="json")
-    raw["method"]["name"] = strategy
+    from thrifty.config.objectives import READERS
     from thrifty.methods.table import method_info
 
-    if not method_info(strategy).adapter and not same_lr:
+    raw = base.model_dump(mode="json")
+    for section, fields in strategy.stages[stage].updates().items():
+        raw[section].update(fields)
+    objective = raw["train"]["objective"]
+    for name, readers in READERS.items():
+        if objective not in readers:
+            raw["train"].pop(name, None)
+    if not method_info(raw["method"]["name"]).adapter and not same_lr:
         raw["train"]["learning_rate"] = base.train.learning_rate / WHOLE_MODEL_LR_DIVISOR
-    raw["output"] = {"dir": str(out / "runs" / strategy), "overwrite": True}
+    if model is not None:
+        raw["model"]["name"] = model
+    folder = out / "runs" / strategy.slug
+    if len(strategy.stages) > 1:
+        folder = folder / f"stage-{stage + 1}-{strategy.name.split('+')[stage]}"
+    raw["output"] = {"dir": str(folder), "overwrite": True}
     raw["train"].update(budget.train_fields(usd_per_hour))
-    return validate(raw, source=f"strategy {strategy}")
+    return validate(raw, source=f"strategy {strategy.name}")
 
 
 def config_hash(config: RunConfig) -> str:
@@ -77,17 +93,18 @@ def config_hash(config: RunConfig) -> str:
 
 
 def check_fits_model(configs: dict[str, RunConfig]) -> None:
-    """Before any training: the data reads, and every strategy can be built on this model (e.g. its
-    target modules exist)."""
+    """Before any training: the data reads (as pairs or as examples), and every strategy
+    can be built on this model (e.g. its target modules exist)."""
+    from thrifty.compare.stages import is_pairs_file
     from thrifty.data import load_examples
+    from thrifty.data.preference import load_pairs
     from thrifty.models.registry import resolve_model
-
-    data = next(iter(configs.values())).data  # the same for every strategy
-    for path in filter(None, (data.path, data.eval_path)):
-        load_examples(path, data)
     from thrifty.plan.architecture import count_params, resolve_config
 
     for strategy, config in configs.items():
+        data = config.data
+        for path in filter(None, (data.path, data.eval_path)):
+            (load_pairs if is_pairs_file(path, data) else load_examples)(path, data)
         arch = resolve_config(resolve_model(config.model.name))
         try:
             count_params(arch, config.method)
@@ -95,22 +112,48 @@ def check_fits_model(configs: dict[str, RunConfig]) -> None:
             raise UserError(f"strategy {strategy}: {exc}") from None
 
 
-def run_strategy(config: RunConfig, strategy: str, results: Path, progress: bool) -> dict[str, Any]:
-    """Train one strategy (or reuse its result) and return its result record."""
+StageConfig = Callable[[Strategy, int, str | None], RunConfig]  # (strategy, stage, start model) -> config
+
+
+def run_strategy(
+    strategy: Strategy,
+    make_config: StageConfig,
+    results: Path,
+    progress: bool,
+    rank_on_pairs: RunConfig | None,
+) -> dict[str, Any]:
+    """Train one strategy's stages in turn (or reuse its result) and return its result record; with
+    `rank_on_pairs` (the base config) its final model is scored on the held-out preference pairs."""
+    from thrifty.compare.stages import combined, hand_over, preference_quality
     from thrifty.train.run import train
 
-    path = results / f"{strategy}.json"
-    digest = config_hash(config)
+    name, path = strategy.name, results / f"{strategy.slug}.json"
+    first = make_config(strategy, 0, None)
+    digest = config_hash(first)
     if path.is_file():
         old = json.loads(path.read_text())
         if old.get("config_hash") == digest and old.get("status") == "ok":
-            print(f"compare: {strategy}: result unchanged, skipped", file=sys.stderr)
+            print(f"compare: {name}: result unchanged, skipped", file=sys.stderr)
             return old
-    print(f"compare: training {strategy} ...", file=sys.stderr)
-    record: dict[str, Any] = {"strategy": strategy, "config_hash": digest, "run_dir": config.output.dir}
+    print(f"compare: training {name} ...", file=sys.stderr)
+    record: dict[str, Any] = {"strategy": name, "config_hash": digest, "run_dir": first.output.dir}
     try:
-        summary = train(config, progress=progress).summary
-        record.update(status="ok", summary=summary, loss_curve=_loss_curve(Path(config.output.dir)))
+        stages, model, curve = [], None, []
+        for i in range(len(strategy.stages)):
+            config = first if i == 0 else make_config(strategy, i, model)
+            summary = train(config, progress=progress).summary
+            run_dir = Path(config.output.dir)
+            offset = curve[-1][0] if curve else 0  # the stages' steps follow each other on one axis
+            curve += [[step + offset, loss] for step, loss in _loss_curve(run_dir)]
+            stages.append({"run_dir": str(run_dir), "method": config.method.name, "summary": summary})
+            if i + 1 < len(strategy.stages):
+                model = str(hand_over(run_dir))
+        record.update(status="ok", summary=combined(stages), loss_curve=curve, method=stages[-1]["method"])
+        record["run_dir"] = stages[-1]["run_dir"]
+        if len(stages) > 1:
+            record["stages"] = stages
+        if rank_on_pairs is not None:
+            record["preference"] = preference_quality(rank_on_pairs, run_dir, len(stages) > 1)
     except UserError:
         raise  # the user's input is wrong for every strategy after this one too: say it once and stop
     except Exception as exc:  # one strategy's crash is reported; the others still run
@@ -130,13 +173,14 @@ def _loss_curve(run_dir: Path) -> list[list[float]]:
 
 def compare(
     base: RunConfig,
-    strategies: list[str],
+    strategies: list[Strategy],
     budget: Budget,
     out: Path,
     same_lr: bool = False,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     from thrifty.compare.dollars import gpu_price
+    from thrifty.compare.stages import chosen_as_sft, is_pairs_file
 
     if not (budget.steps or budget.minutes or budget.dollars):
         raise UserError(
@@ -149,9 +193,25 @@ def compare(
     from thrifty.train.folder import data_paths
 
     check_output(out, "compare")  # before any work: never into a folder thrifty did not write
-    configs = {s: strategy_config(base, s, budget, out, same_lr, price) for s in strategies}
+    pairs = is_pairs_file(base.data.path, base.data)
+
+    def make_config(strategy: Strategy, stage: int, model: str | None) -> RunConfig:
+        config = strategy_config(base, strategy, budget, out, same_lr, price, stage, model)
+        if pairs and config.train.objective == "sft":  # sft learns the pairs' chosen answers
+            files = {"path": str(out / "data" / "chosen.jsonl")}
+            if base.data.eval_path:
+                files["eval_path"] = str(out / "data" / "chosen-eval.jsonl")
+            config = config.model_copy(update={"data": config.data.model_copy(update=files)})
+        return config
+
+    configs = {s.name: strategy_config(base, s, budget, out, same_lr, price) for s in strategies}
     check_fits_model(configs)
     claim_output(out, "compare", protect=data_paths(base))
+    if pairs:
+        chosen_as_sft(base.data.path, base.data, out / "data" / "chosen.jsonl")
+        if base.data.eval_path:
+            chosen_as_sft(base.data.eval_path, base.data, out / "data" / "chosen-eval.jsonl")
     results = out / "results"
     results.mkdir(parents=True, exist_ok=True)
-    return [run_strategy(configs[s], s, results, progress) for s in strategies]
+    ranked = base if pairs else None  # on pairs every strategy is scored on the held-out preferences
+    return [run_strategy(s, make_config, results, progress, ranked) for s in strategies]

@@ -3,8 +3,8 @@ against (no torch, no trl here). The code that builds an objective's trainer liv
 thrifty.objectives.<name> and registers under the same name; tests/objectives check the two agree.
 
 The fields are flat in `train` (`train.beta`, `train.num_generations`), as TRL's configs and the peers'
-YAML name them; each says which objectives read it, and a field set for an objective that ignores it is
-an error rather than a silent no-op.
+YAML name them; each says which objectives read it (READERS), and a run whose objective ignores a field
+set away from its default says so in a note rather than silently.
 """
 
 from dataclasses import dataclass
@@ -87,6 +87,23 @@ DPO_LOSSES = Literal[
 ]
 
 
+# Which objectives read each objective field (the rest refuse a non-default value).
+READERS: dict[str, tuple[str, ...]] = {
+    "loss_type": ("dpo",),
+    "label_smoothing": ("dpo", "simpo"),
+    "simpo_gamma": ("simpo",),
+    "desirable_weight": ("kto",),
+    "undesirable_weight": ("kto",),
+    "reward": ("grpo",),
+    "num_generations": ("grpo",),
+    "max_completion_length": ("grpo",),
+    "temperature": ("grpo",),
+    "precompute_ref_logps": ("dpo", "kto"),
+    "beta": ("dpo", "orpo", "kto", "simpo", "grpo"),
+    "max_prompt_length": ("dpo", "orpo", "kto", "simpo", "reward", "grpo"),
+}
+
+
 class ObjectiveFields(BaseModel):
     """The objective and its own settings; mixed into TrainConfig."""
 
@@ -127,7 +144,9 @@ class ObjectiveFields(BaseModel):
         description="kto: loss weight of desirable (label true) answers; raise it when they are fewer, so "
         "desirable_weight x #desirable / (undesirable_weight x #undesirable) lies in [1, 4/3] (KTO paper).",
     )
-    undesirable_weight: float = Field(1.0, gt=0, description="kto: loss weight of undesirable (label false) answers.")
+    undesirable_weight: float = Field(
+        1.0, gt=0, description="kto: loss weight of undesirable (label false) answers."
+    )
     max_prompt_length: int | None = Field(
         None,
         gt=0,
@@ -155,9 +174,7 @@ class ObjectiveFields(BaseModel):
     max_completion_length: int = Field(
         64, gt=0, description="grpo: tokens generated per sampled answer (TRL's default is 256)."
     )
-    temperature: float = Field(
-        1.0, gt=0, description="grpo: sampling temperature of the generated answers."
-    )
+    temperature: float = Field(1.0, gt=0, description="grpo: sampling temperature of the generated answers.")
 
     @field_validator("reward", mode="before")
     @classmethod
@@ -178,26 +195,15 @@ class ObjectiveFields(BaseModel):
                 "train.objective=grpo needs a reward: --reward RUN_DIR (a reward model), module:function, or "
                 "a built-in (exact, contains, f1, json, length)"
             )
-        readers = {
-            "loss_type": ("dpo",),
-            "label_smoothing": ("dpo", "simpo"),
-            "simpo_gamma": ("simpo",),
-            "desirable_weight": ("kto",),
-            "undesirable_weight": ("kto",),
-            "reward": ("grpo",),
-            "num_generations": ("grpo",),
-            "max_completion_length": ("grpo",),
-            "temperature": ("grpo",),
-            "precompute_ref_logps": ("dpo", "kto"),
-            "beta": ("dpo", "orpo", "kto", "simpo", "grpo"),
-            "max_prompt_length": ("dpo", "orpo", "kto", "simpo", "reward", "grpo"),
-        }
-        for name, objectives in readers.items():
-            # A value other than the default (not "was it set": a resolved config sets every field).
-            default = type(self).model_fields[name].get_default(call_default_factory=True)
-            if o not in objectives and getattr(self, name) != default:
-                raise ValueError(
-                    f"train.{name} applies to objective {'/'.join(objectives)}, not {o}; remove it or set "
-                    f"train.objective"
-                )
         return self
+
+
+def ignored_fields(train) -> list[str]:
+    """The objective fields set away from their defaults that `train.objective` does not read (a config
+    shared by compare's sft and dpo strategies sets beta for the dpo ones); the run names them in a note."""
+    out = []
+    for name, objectives in READERS.items():
+        default = type(train).model_fields[name].get_default(call_default_factory=True)
+        if train.objective not in objectives and getattr(train, name) != default:
+            out.append(f"train.{name} (read by {'/'.join(objectives)})")
+    return out

@@ -55,30 +55,44 @@ def as_answers(pairs: list[dict]) -> list[dict]:
     return [{"messages": pair["prompt"] + pair["chosen"]} for pair in pairs]
 
 
-def preference_metrics(run, tuned, tokenizer, rows: list[dict], options) -> dict[str, float]:
-    """TRL's held-out preference figures of `tuned` against the base as reference."""
+def run_beta(config) -> float:
+    """The run's beta when it trained on preferences with one, else TRL's default (0.1)."""
+    t = config.train
+    return t.beta if t.objective in ("dpo", "kto", "orpo", "simpo") else 0.1
+
+
+def preference_metrics(
+    tuned,
+    reference,
+    tokenizer,
+    rows: list[dict],
+    beta: float,
+    max_length: int,
+    batch_size: int = 8,
+    device: str = "cpu",
+    progress: bool = False,
+) -> dict[str, float]:
+    """TRL's held-out preference figures of `tuned` against `reference` (None: `tuned` is a PeftModel
+    whose base, the adapter disabled, is the reference)."""
     from datasets import Dataset
+    from transformers.trainer_callback import PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
-    from thrifty.inference.run_folder import load_base
     from thrifty.objectives.dpo import drop_reference_adapter
 
     if not rows:
         raise UserError("no preference pairs to evaluate")
-    t = run.config.train
-    beta = t.beta if t.objective in ("dpo", "kto", "orpo", "simpo") else 0.1  # TRL's default otherwise
-    reference = None if run.adapter_dir is not None else load_base(run, device=options.device).eval()
     with tempfile.TemporaryDirectory(prefix="thrifty-eval-") as out:
         args = DPOConfig(
             output_dir=out,
             beta=beta,
-            max_length=run.config.data.max_seq_len,
-            per_device_eval_batch_size=options.batch_size,
+            max_length=max_length,
+            per_device_eval_batch_size=batch_size,
             bf16=False,
             fp16=False,
-            use_cpu=options.device == "cpu",
+            use_cpu=device == "cpu",
             report_to="none",
-            disable_tqdm=not options.progress,
+            disable_tqdm=not progress,
             remove_unused_columns=False,
         )
         dataset = Dataset.from_list(rows)
@@ -91,6 +105,7 @@ def preference_metrics(run, tuned, tokenizer, rows: list[dict], options) -> dict
             processing_class=tokenizer,
         )
         drop_reference_adapter(trainer.model)  # the reference is the base, not a copy of the trained adapter
+        trainer.remove_callback(PrinterCallback)  # it prints the raw dict to stdout, where --json goes
         metrics = trainer.evaluate()
     out = {name: float(metrics[key]) for name, key in TRL_KEYS.items() if key in metrics}
     return {"beta": beta, "pairs": len(rows), **out}

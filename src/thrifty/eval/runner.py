@@ -273,11 +273,23 @@ def _preference(run: RunFolder, tuned, tokenizer, data: EvalSet, models, options
     """On pairs: TRL's margin and accuracy of the tuned model against the base, and with --compare-base
     the win rate of its answers over the base's under the judge (the first metric against the chosen
     answer: token F1 when scored, else the first metric)."""
-    from thrifty.eval.preference import judge_scores, preference_metrics, win_rate
+    from thrifty.eval.preference import judge_scores, preference_metrics, run_beta, win_rate
 
     if not data.pairs:
         return {}
-    out: dict[str, Any] = {"fine_tuned": preference_metrics(run, tuned, tokenizer, data.pairs, options)}
+    reference = None if run.adapter_dir is not None else load_base(run, device=options.device).eval()
+    figures = preference_metrics(
+        tuned,
+        reference,
+        tokenizer,
+        data.pairs,
+        run_beta(run.config),
+        run.config.data.max_seq_len,
+        options.batch_size,
+        options.device,
+        options.progress,
+    )
+    out: dict[str, Any] = {"fine_tuned": figures}
     if "base" in models and options.metrics:
         scored = [m for m in options.metrics if m != "accuracy"]
         judge = "f1" if "f1" in scored else scored[0]  # token F1 separates answers that exact calls ties

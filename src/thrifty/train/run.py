@@ -185,6 +185,7 @@ def distributed_summary(config: RunConfig, strategy: str, summary: dict[str, Any
 
 def setup(config: RunConfig, plan_only: bool, resume: str | None, resume_force: bool) -> Setup:
     """The run folder checked (nothing written yet), the resume plan, tokenizer, data and cost plan."""
+    from thrifty.config.objectives import ignored_fields
     from thrifty.distributed.rank import is_main, launched
     from thrifty.distributed.strategy import applied_offload, choose
     from thrifty.models.load import load_tokenizer
@@ -203,6 +204,8 @@ def setup(config: RunConfig, plan_only: bool, resume: str | None, resume_force: 
 
         claim_output(run_dir, "train")  # a remote checkpoint is about to be downloaded into it
     resume_plan = None if plan_only else plan_resume(config, run_dir, resume, resume_force)
+    if ignored := ignored_fields(config.train):
+        print(f"note: objective {config.train.objective} does not read {', '.join(ignored)}", file=sys.stderr)
     precision = resolve_precision(config.train.precision)
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
