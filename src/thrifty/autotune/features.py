@@ -22,15 +22,16 @@ CONFIG_FEATURES = (
 
 def data_features(config: RunConfig) -> dict[str, Any]:
     """Training examples and tokens per example (mean, 90th percentile) of `config.data`, and the model's size."""
-    from thrifty.data import prepare_data
     from thrifty.models.load import load_tokenizer
     from thrifty.models.registry import resolve_model
+    from thrifty.objectives import get_objective
     from thrifty.plan.architecture import resolve_config
 
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
-    data = prepare_data(config.data, tokenizer, config.train.seed)
-    lengths = np.array([len(row["input_ids"]) for row in data.train])
+    # The objective's own reader: a preference run's rows are pairs, counted by the pair reader.
+    data = get_objective(config.train.objective).prepare_data(config.data, tokenizer, config.train.seed)
+    lengths = np.array(data.lengths())
     return {
         "data_examples": len(data.train),
         "data_tokens_mean": float(lengths.mean()),

@@ -23,7 +23,7 @@ CONFIG_FIELDS = (
 
 
 def read_results(paths: list[Path]) -> list[dict[str, Any]]:
-    """Complete trials with an eval loss from every results.jsonl given (pruned ones trained less)."""
+    """Complete supervised trials with an eval loss from every results.jsonl given (pruned ones trained less)."""
     rows = []
     for path in paths:
         if not path.is_file():
@@ -37,7 +37,13 @@ def read_results(paths: list[Path]) -> list[dict[str, Any]]:
                 raise UserError(
                     f"{path}:{i}: not valid JSON; results.jsonl has one JSON object per line"
                 ) from None
-            if row.get("state") == "complete" and row.get("eval_loss") is not None:
+            # Supervised trials only: a DPO trial's eval loss is a preference loss whose scale depends on
+            # beta, not a held-out LM loss to learn settings from (rows before the field are sft).
+            if (
+                row.get("state") == "complete"
+                and row.get("eval_loss") is not None
+                and row.get("objective", "sft") == "sft"
+            ):
                 rows.append(row)
     return rows
 

@@ -177,6 +177,8 @@ class Objective:
         measured = {
             "eval_loss": summary["eval_loss_after"],
             "accuracy": score,
+            "preference_accuracy": summary.get("preference_accuracy_after"),
+            "reward_margin": summary.get("reward_margin_after"),
             "train_seconds": seconds,
             "tokens": tokens,
             "steps": summary["steps"],
@@ -250,6 +252,9 @@ def row_from_trial(plan: SweepPlan, frozen: optuna.trial.FrozenTrial) -> ResultR
         accuracy=attrs.get("accuracy"),
         generation_ms_per_token=attrs.get("generation_ms_per_token"),
         metric=plan.sweep.metric if attrs.get("accuracy") is not None else None,
+        objective=train_cfg.objective,
+        preference_accuracy=attrs.get("preference_accuracy"),
+        reward_margin=attrs.get("reward_margin"),
         train_seconds=attrs.get("train_seconds"),
         latency_ms_per_token=attrs.get("latency_ms_per_token"),
         cost_usd=attrs.get("cost_usd"),

@@ -36,6 +36,14 @@ class ResultRow(BaseModel):
     metric: str | None = Field(
         None, description="Which task metric `accuracy` holds (exact, f1, rougeL, ...)."
     )
+    objective: str = Field("sft", description="What the trial optimised (train.objective: sft, dpo, ...).")
+    preference_accuracy: float | None = Field(
+        None,
+        description="Preference runs: held-out share of pairs whose chosen answer the tuned model prefers.",
+    )
+    reward_margin: float | None = Field(
+        None, description="Preference runs: held-out mean reward margin (chosen minus rejected)."
+    )
     train_seconds: float | None = Field(description="Measured training seconds (evaluation excluded).")
     latency_ms_per_token: float | None = Field(
         description="Measured training milliseconds per token (1000 / tokens per second)."

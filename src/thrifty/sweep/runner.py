@@ -49,6 +49,12 @@ def prepare(path: Path, overrides: dict[str, Any], output: str | None) -> SweepP
     if "cost_usd" in settings.objectives and not (settings.gpu or settings.usd_per_hour):
         raise UserError(f"{path}: objective cost_usd needs sweep.gpu or sweep.usd_per_hour to price trials")
     check_objective_data(settings, full, str(path))  # before the sweep folder exists
+    preference = {"preference_accuracy", "reward_margin"} & set(settings.objectives)
+    if preference and full.train.objective == "sft":
+        raise UserError(
+            f"{path}: objective {', '.join(sorted(preference))} needs a preference run: set "
+            "train.objective (dpo, orpo, simpo, kto) in the sweep file's config"
+        )
     sweep_dir = Path(output or Path("runs") / f"sweep-{settings.domain}")
     protect = data_paths(full)
     check_output(sweep_dir, KIND, protect=protect)  # a folder of the user's: one line, nothing written

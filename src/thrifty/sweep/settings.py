@@ -10,9 +10,18 @@ from thrifty.errors import UserError
 
 SamplerName = Literal["grid", "random", "lhs", "sobol", "tpe"]
 PrunerName = Literal["none", "halving", "hyperband", "median"]
-# Objectives a trial reports. `accuracy` (the task metric) is maximised, the others minimised.
-ObjectiveName = Literal["eval_loss", "accuracy", "cost_usd", "train_seconds", "latency_ms_per_token"]
-MAXIMISED = {"accuracy"}
+# Objectives a trial reports. `accuracy` (the task metric) and the held-out preference figures of
+# preference runs are maximised, the others minimised.
+ObjectiveName = Literal[
+    "eval_loss",
+    "accuracy",
+    "preference_accuracy",
+    "reward_margin",
+    "cost_usd",
+    "train_seconds",
+    "latency_ms_per_token",
+]
+MAXIMISED = {"accuracy", "preference_accuracy", "reward_margin"}
 
 
 class SweepSettings(Section):
@@ -29,8 +38,10 @@ class SweepSettings(Section):
     )
     objectives: list[ObjectiveName] = Field(
         default_factory=lambda: ["eval_loss"],
-        description="What to optimise: eval_loss, accuracy (the `metric`, maximised), cost_usd, train_seconds "
-        "or latency_ms_per_token; two or more (e.g. [accuracy, cost_usd]) report the Pareto set.",
+        description="What to optimise: eval_loss, accuracy (the `metric`, maximised), preference_accuracy or "
+        "reward_margin (held-out, of dpo/orpo/simpo/... runs, maximised; a DPO eval loss depends on beta, so "
+        "a beta sweep ranks on these), cost_usd, train_seconds or latency_ms_per_token; two or more (e.g. "
+        "[accuracy, cost_usd]) report the Pareto set.",
     )
     metric: str | None = Field(
         None,
