@@ -27,16 +27,31 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path) -> None:
             "eval loss before -> after",
             f"{summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}",
         ),
-        (
-            "perplexity before -> after",
-            f"{summary['perplexity_before']:.2f} -> {summary['perplexity_after']:.2f}",
-        ),
     ]
+    objective = summary.get("objective", "sft")
+    if objective == "sft":  # a preference loss's exp() is no perplexity
+        rows.append(
+            (
+                "perplexity before -> after",
+                f"{summary['perplexity_before']:.2f} -> {summary['perplexity_after']:.2f}",
+            )
+        )
+    else:
+        rows.insert(1, ("objective", objective))
+        rows += [
+            (f"{label} before -> after", f"{summary[f'{key}_before']:.4f} -> {summary[f'{key}_after']:.4f}")
+            for label, key in (
+                ("reward margin", "reward_margin"),
+                ("preference accuracy", "preference_accuracy"),
+            )
+            if summary.get(f"{key}_before") is not None and summary.get(f"{key}_after") is not None
+        ]
     for key, value in rows:
         table.add_row(key, value)
     console = _console()
     console.print(table)
-    console.print(f"adapter: {run_dir / 'adapter'}")
+    saved = run_dir / "adapter" if (run_dir / "adapter").is_dir() else run_dir / "model"
+    console.print(f"{saved.name}: {saved}")
 
 
 def print_models(rows: list[dict[str, Any]]) -> None:

@@ -72,10 +72,19 @@ def _training_rows(run: RunFolder) -> list[list[str]]:
         ["precision", str(s.get("precision"))],
         ["seed", str(t.seed)],
         ["trainable parameters", f"{s.get('trainable_params', 0):,} of {s.get('total_params', 0):,}"],
+        ["objective", t.objective + (f" (beta {t.beta:g})" if t.objective != "sft" else "")],
         [
             "eval loss before -> after",
             f"{s.get('eval_loss_before', float('nan')):.4f} -> {s.get('eval_loss_after', float('nan')):.4f}",
         ],
+        *(
+            [f"held-out {label} before -> after", f"{s[key + '_before']:.4f} -> {s[key + '_after']:.4f}"]
+            for label, key in (
+                ("reward margin", "reward_margin"),
+                ("preference accuracy", "preference_accuracy"),
+            )
+            if s.get(key + "_before") is not None and s.get(key + "_after") is not None
+        ),
     ]
 
 
