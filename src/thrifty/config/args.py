@@ -17,7 +17,10 @@ TRAIN_FLAGS = {
         "What to optimise: sft (supervised), dpo, orpo, kto, simpo (preference), reward (a reward model), "
         "grpo (online, needs --reward).",
     ),
-    "reward": ("train.reward", "grpo: reward model folder, module:function, or exact/contains/f1/json/length."),
+    "reward": (
+        "train.reward",
+        "grpo: reward model folder, module:function, or exact/contains/f1/json/length.",
+    ),
     "max_steps": ("train.max_steps", "Optimizer steps to run (overrides --epochs)."),
     "epochs": ("train.epochs", "Passes over the training data."),
     "seed": ("train.seed", "Random seed for init, data order and the split."),

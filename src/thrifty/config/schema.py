@@ -373,7 +373,9 @@ class RunConfig(Section):
                 f"train.objective={t.objective} needs a pretrained model trained through lora, qlora, dora, "
                 f"ia3, freeze or full; method {self.method.name} is not supported with it"
             )
-        if t.precompute_ref_logps and (OBJECTIVES[t.objective].reference == "none" or info.trains_base == "none"):
+        if t.precompute_ref_logps and (
+            OBJECTIVES[t.objective].reference == "none" or info.trains_base == "none"
+        ):
             raise ValueError(
                 "train.precompute_ref_logps applies to dpo/kto with method full or freeze (an adapter "
                 "method's reference is the base itself, at no memory cost)"
