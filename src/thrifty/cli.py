@@ -9,6 +9,7 @@ from thrifty import demo
 from thrifty.autotune import cli as autotune_cli
 from thrifty.compare import cli as compare_cli
 from thrifty.config import cli as config_cli
+from thrifty.curate import cli as curate_cli
 from thrifty.errors import EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, UserError, report_internal_error
 from thrifty.eval import cli as eval_cli
 from thrifty.export import cli as export_cli
@@ -25,6 +26,7 @@ VERBS = (
     supervise_cli,  # run, launch skypilot
     inference_cli,  # generate
     eval_cli,
+    curate_cli,  # data pairs
     export_cli,
     plan_cli,
     compare_cli,
