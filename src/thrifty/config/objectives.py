@@ -190,6 +190,11 @@ class ObjectiveFields(BaseModel):
         if o == "dpo" and self.loss_type == "exo_pair" and self.label_smoothing == 0:
             # TRL raises this inside DPOTrainer, after the model loaded; said here it costs nothing.
             raise ValueError("train.loss_type=exo_pair needs train.label_smoothing > 0 (the EXO paper: 1e-3)")
+        if o == "kto" and getattr(self, "micro_batch_size", 2) < 2:
+            # TRL's KL estimate pairs answers with other rows' prompts inside one micro-batch.
+            raise ValueError(
+                "train.objective=kto needs train.micro_batch_size >= 2 (its KL term pairs rows in a batch)"
+            )
         if o == "grpo" and not self.reward:
             raise ValueError(
                 "train.objective=grpo needs a reward: --reward RUN_DIR (a reward model), module:function, or "

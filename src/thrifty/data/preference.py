@@ -149,3 +149,118 @@ def prepare_pairs(config: DataConfig, tokenizer: Any, seed: int):
     _, eval_stats = count_tokens(eval_rows, tokenizer, config.max_seq_len)
     train_stats.dropped, eval_stats.dropped = dropped, eval_dropped
     return PreparedData(train_rows, eval_rows, held, FORMAT, train_stats, eval_stats, lengths)
+
+
+# KTO's unpaired format: one answer per row, labelled desirable (true) or not.
+# 1 and 0 hash as True and False, so the bool keys cover them.
+LABELS = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}
+
+
+def load_unpaired(path: str, config: DataConfig) -> list[dict[str, Any]]:
+    """Canonical {prompt, completion: messages, label: bool} rows of `path`: KTO's prompt/completion/label
+    records, or prompt/chosen/rejected pairs unpaired (chosen labelled true, rejected false)."""
+    records = read_records(path, config.split)
+    source = str(resolve_data_path(path))
+    if not records:
+        raise UserError(f"{source}: the dataset is empty; add labelled answers or preference pairs")
+    if "chosen" in records[0] and "rejected" in records[0]:
+        return load_pairs(path, config)[0]  # pairs: unpaired after the split (see prepare_unpaired)
+    return [_unpaired(record, f"{source}: record {i + 1}") for i, record in enumerate(records)]
+
+
+def unpair(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pairs become two labelled answers each (chosen true, rejected false); unpaired rows stay."""
+    out = []
+    for row in rows:
+        if "completion" in row:
+            out.append(row)
+        else:
+            out += [
+                {"prompt": row["prompt"], "completion": row[s], "label": s == "chosen"}
+                for s in ("chosen", "rejected")
+            ]
+    return out
+
+
+def _unpaired(record: dict[str, Any], where: str) -> dict[str, Any]:
+    for column in ("prompt", "completion", "label"):
+        if record.get(column) is None:
+            present = ", ".join(sorted(record)) or "none"
+            raise UserError(
+                f"{where}: column {column!r} is missing or null; KTO data needs prompt, completion and label "
+                f"(or prompt/chosen/rejected pairs); this record has {present}"
+            )
+    label = record["label"]
+    key = label.strip().lower() if isinstance(label, str) else label
+    if isinstance(key, float) or key not in LABELS:
+        raise UserError(
+            f"{where}: label {label!r} is not true/false (or 1/0); mark each answer desirable or not"
+        )
+    return {
+        "prompt": _messages(record["prompt"], "user", f"{where}: prompt"),
+        "completion": _messages(record["completion"], "assistant", f"{where}: completion"),
+        "label": LABELS[key],
+    }
+
+
+def check_both_labels(rows: list[dict[str, Any]], source: str) -> None:
+    """KTO weighs desirable against undesirable answers: with one kind only it has nothing to contrast."""
+    kinds = {row["label"] for row in rows}
+    if len(kinds) < 2:
+        only = "desirable (true)" if True in kinds else "undesirable (false)"
+        raise UserError(f"{source}: every label is {only}; KTO needs both desirable and undesirable answers")
+
+
+def unpaired_for_trainer(row: dict[str, Any], tokenizer: Any, system_prompt: str | None) -> dict[str, Any]:
+    """A KTO row as TRL reads it: chat messages with a chat template, else plain strings (as for_trainer)."""
+    pair = for_trainer(
+        {"prompt": row["prompt"], "chosen": row["completion"], "rejected": row["completion"]},
+        tokenizer,
+        system_prompt,
+    )
+    return {"prompt": pair["prompt"], "completion": pair["chosen"], "label": row["label"]}
+
+
+def prepare_unpaired(config: DataConfig, tokenizer: Any, seed: int):
+    """The run's PreparedData for KTO. Training rows are shuffled here with the seed: TRL's KTO reads them
+    in order (its KL term pairs each answer with a neighbour's prompt in a fixed-order batch)."""
+    import random
+
+    from thrifty.data import PreparedData, split_examples
+
+    if not config.path:
+        raise UserError("data.path is required: pass --data FILE or set data.path in the config")
+    train = load_unpaired(config.path, config)
+    if config.eval_path:
+        held = load_unpaired(config.eval_path, config)
+    else:  # split before unpairing, so a pair's two answers stay on one side of the split
+        train, held = split_examples(train, config.val_fraction, seed)
+    train, held = unpair(train), unpair(held)
+    check_both_labels(train, str(resolve_data_path(config.path)))
+    random.Random(seed).shuffle(train)
+    if config.max_examples:
+        train = train[: config.max_examples]
+    train_rows = [unpaired_for_trainer(r, tokenizer, config.system_prompt) for r in train]
+    eval_rows = [unpaired_for_trainer(r, tokenizer, config.system_prompt) for r in held]
+    stats, lengths = EncodeStats(), []
+    for row in train_rows:  # the planner counts the answer's sequence (prompt + completion)
+        text = row["prompt"] + row["completion"] if isinstance(row["prompt"], str) else None
+        n = (
+            len(tokenizer(text, add_special_tokens=False)["input_ids"])
+            if text
+            else _chat_tokens(row, tokenizer)
+        )
+        stats.examples += 1
+        stats.truncated += n > config.max_seq_len
+        stats.tokens += min(n, config.max_seq_len)
+        lengths.append(min(n, config.max_seq_len))
+    eval_stats = EncodeStats(examples=len(eval_rows))
+    return PreparedData(train_rows, eval_rows, held, "unpaired", stats, eval_stats, lengths)
+
+
+def _chat_tokens(row: dict[str, Any], tokenizer: Any) -> int:
+    return len(
+        tokenizer(
+            render_with_spans(row["prompt"] + row["completion"], tokenizer)[0], add_special_tokens=False
+        )["input_ids"]
+    )

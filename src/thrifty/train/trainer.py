@@ -115,7 +115,7 @@ def training_arguments(
         **training_kwargs(config, strategy, device_name()),  # a launched run's DDP/FSDP/DeepSpeed settings
         **(objective_args or {}),
     }
-    return (args_class or TrainingArguments)(
+    fields = dict(
         output_dir=str(run_dir / "trainer"),
         max_steps=t.max_steps or -1,
         num_train_epochs=t.epochs,
@@ -145,8 +145,9 @@ def training_arguments(
         disable_tqdm=True,
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        **kwargs,
     )
+    fields.update(kwargs)  # the objective's own fields last: KTO must read its rows in order
+    return (args_class or TrainingArguments)(**fields)
 
 
 def one_device(args) -> None:

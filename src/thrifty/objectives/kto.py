@@ -1,0 +1,69 @@
+"""Kahneman-Tversky optimisation through TRL's KTOTrainer: unpaired answers labelled desirable or not,
+relative to the frozen reference (with an adapter, the base with the adapter disabled, as for DPO).
+
+TRL's KL term pairs each answer with a neighbour's prompt inside a fixed-order batch, so KTO reads its
+rows in order (train_sampling_strategy "sequential") and needs micro-batches of 2 or more; thrifty
+shuffles the rows once with the run's seed instead (data.preference.prepare_unpaired)."""
+
+from thrifty.objectives.registry import Objective, register
+
+
+def prepare_data(config, tokenizer, seed: int):
+    from thrifty.data.preference import prepare_unpaired
+
+    return prepare_unpaired(config, tokenizer, seed)
+
+
+def arguments(config):
+    from trl import KTOConfig
+
+    t = config.train
+    return KTOConfig, {
+        "beta": t.beta,
+        "desirable_weight": t.desirable_weight,
+        "undesirable_weight": t.undesirable_weight,
+        "precompute_ref_log_probs": t.precompute_ref_logps,
+        "max_length": config.data.max_seq_len,
+        "train_sampling_strategy": "sequential",
+    }
+
+
+def build(model, args, data, collate, tokenizer, callbacks):
+    from datasets import Dataset
+    from trl import KTOTrainer
+
+    from thrifty.objectives.dpo import drop_reference_adapter
+    from thrifty.objectives.reference import reference_model
+
+    trainer = KTOTrainer(
+        model=model,
+        ref_model=reference_model(model, args),
+        args=args,
+        train_dataset=Dataset.from_list(data.train),
+        eval_dataset=Dataset.from_list(data.eval),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    drop_reference_adapter(trainer.model)  # TRL copies the fresh adapter as "ref": the base is the same
+    return trainer
+
+
+def summary(before: dict[str, float], after: dict[str, float]) -> dict:
+    """Reward margin (desirable minus undesirable rewards) and the KL estimate, before and after."""
+    out = {}
+    for field, key in (("reward_margin", "eval_rewards/margins"), ("kl", "eval_kl")):
+        out[f"{field}_before"] = before.get(key)
+        out[f"{field}_after"] = after.get(key)
+    return out
+
+
+register(
+    Objective(
+        name="kto",
+        prepare_data=prepare_data,
+        arguments=arguments,
+        build=build,
+        summary=summary,
+        thrifty_batches=False,
+    )
+)

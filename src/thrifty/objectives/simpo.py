@@ -1,0 +1,62 @@
+"""Simple preference optimisation through TRL's CPOTrainer with loss_type="simpo" (trl.experimental in
+1.16): length-normalised log-probabilities with a target margin `train.simpo_gamma`, no reference
+model. cpo_alpha=0 gives SimPO proper (CPO's extra NLL term off). `train.beta` is SimPO's reward scale
+(the paper uses 2.0-2.5; thrifty keeps TRL's 0.1 default so one beta field means the same default for
+every objective)."""
+
+from thrifty.objectives.registry import Objective, register
+
+
+def prepare_data(config, tokenizer, seed: int):
+    from thrifty.data.preference import prepare_pairs
+
+    return prepare_pairs(config, tokenizer, seed)
+
+
+def arguments(config):
+    from thrifty.objectives.experimental import quiet_import
+
+    CPOConfig = quiet_import("trl.experimental.cpo", "CPOConfig")
+    t = config.train
+    return CPOConfig, {
+        "loss_type": "simpo",
+        "cpo_alpha": 0.0,
+        "beta": t.beta,
+        "simpo_gamma": t.simpo_gamma,
+        "label_smoothing": t.label_smoothing,
+        "max_length": config.data.max_seq_len,
+    }
+
+
+def build(model, args, data, collate, tokenizer, callbacks):
+    from datasets import Dataset
+
+    from thrifty.objectives.experimental import quiet_import
+
+    CPOTrainer = quiet_import("trl.experimental.cpo", "CPOTrainer")
+    return CPOTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(data.train),
+        eval_dataset=Dataset.from_list(data.eval),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+
+
+def summary(before: dict[str, float], after: dict[str, float]) -> dict:
+    from thrifty.objectives.dpo import summary as preference_summary
+
+    return preference_summary(before, after)
+
+
+register(
+    Objective(
+        name="simpo",
+        prepare_data=prepare_data,
+        arguments=arguments,
+        build=build,
+        summary=summary,
+        thrifty_batches=False,
+    )
+)
