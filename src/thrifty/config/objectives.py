@@ -195,6 +195,12 @@ class ObjectiveFields(BaseModel):
             raise ValueError(
                 "train.objective=kto needs train.micro_batch_size >= 2 (its KL term pairs rows in a batch)"
             )
+        if o == "grpo" and getattr(self, "micro_batch_size", 0) % self.num_generations:
+            # TRL samples num_generations answers per prompt inside one batch of completions.
+            raise ValueError(
+                f"train.objective=grpo needs train.micro_batch_size to be a multiple of train.num_generations "
+                f"({self.num_generations}): each micro-batch holds whole groups of answers to one prompt"
+            )
         if o == "grpo" and not self.reward:
             raise ValueError(
                 "train.objective=grpo needs a reward: --reward RUN_DIR (a reward model), module:function, or "

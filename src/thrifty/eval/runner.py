@@ -115,6 +115,11 @@ def check_eval_target(run: RunFolder, options: EvalOptions) -> None:
             f"{run.path} is a thrifty {kind} folder, not a run folder; pass the --output folder of a "
             "`thrifty train` run"
         )
+    if run.config.train.objective == "reward":
+        raise UserError(
+            f"{run.path} is a reward model (one score, no generation); its held-out accuracy is in "
+            "summary.json (preference_accuracy_after); use it as GRPO's --reward"
+        )
     for name in (EVAL_JSON, EVAL_MD):
         if (run.path / name).exists() and not options.force:
             raise UserError(f"{run.path / name} exists; pass --force to replace it")

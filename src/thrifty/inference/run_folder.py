@@ -152,7 +152,7 @@ def load_base(run: RunFolder, dtype: str | None = None, device: str | None = Non
     from thrifty.inference.device import place
     from thrifty.models.load import load_model
 
-    model = load_model(base_model_path(run), _model_config(run, dtype))
+    model = load_model(base_model_path(run), _model_config(run, dtype), head=head_of(run))
     return place(model, device) if device else model
 
 
@@ -162,12 +162,19 @@ def load_tuned(run: RunFolder, dtype: str | None = None, device: str | None = No
     from thrifty.models.load import load_model
 
     if run.model_dir is not None:
-        model = load_model(str(run.model_dir), _model_config(run, dtype))
+        model = load_model(str(run.model_dir), _model_config(run, dtype), head=head_of(run))
     else:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(load_base(run, dtype), str(run.adapter_dir))
     return (place(model, device) if device else model).eval()
+
+
+def head_of(run: RunFolder) -> str:
+    """A reward run's model ends in a one-score head; every other run's in the LM head."""
+    from thrifty.config.objectives import OBJECTIVES
+
+    return OBJECTIVES[run.config.train.objective].head
 
 
 def _model_config(run: RunFolder, dtype: str | None):

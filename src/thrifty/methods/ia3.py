@@ -7,4 +7,6 @@ from thrifty.methods.registry import register
 def apply_ia3(model, config):
     from peft import IA3Config, get_peft_model
 
-    return get_peft_model(model, IA3Config(task_type="CAUSAL_LM"))
+    from thrifty.methods.lora import task_type
+
+    return get_peft_model(model, IA3Config(task_type=task_type(model)))

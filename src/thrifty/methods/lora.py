@@ -3,14 +3,26 @@
 from thrifty.methods.registry import register
 
 
+def task_type(model) -> str:
+    """peft's task for the model: SEQ_CLS for a reward model's score head (peft then trains and saves the
+    head beside the adapter, as modules_to_save), else CAUSAL_LM."""
+    return "SEQ_CLS" if type(model).__name__.endswith("ForSequenceClassification") else "CAUSAL_LM"
+
+
 def lora_config(
-    rank: int, alpha: float, dropout: float, targets, use_rslora: bool = False, use_dora: bool = False
+    rank: int,
+    alpha: float,
+    dropout: float,
+    targets,
+    use_rslora: bool = False,
+    use_dora: bool = False,
+    task: str = "CAUSAL_LM",
 ):
     """The peft LoraConfig thrifty trains with; the planner builds the same one to count parameters."""
     from peft import LoraConfig
 
     return LoraConfig(
-        task_type="CAUSAL_LM",
+        task_type=task,
         r=rank,
         lora_alpha=alpha,
         lora_dropout=dropout,
@@ -26,7 +38,13 @@ def _wrap(model, config, use_rslora: bool, use_dora: bool):
     from thrifty.errors import UserError
 
     peft_config = lora_config(
-        config.rank, config.alpha, config.dropout, config.target_modules, use_rslora, use_dora
+        config.rank,
+        config.alpha,
+        config.dropout,
+        config.target_modules,
+        use_rslora,
+        use_dora,
+        task_type(model),
     )
     try:
         return get_peft_model(model, peft_config)

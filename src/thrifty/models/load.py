@@ -47,10 +47,21 @@ def load_model_config(path: str, revision: str | None = None, trust_remote_code:
         ) from None
 
 
-def load_model(path: str, config: ModelConfig, quantization: str | None = None, random_init: bool = False):
+def load_model(
+    path: str,
+    config: ModelConfig,
+    quantization: str | None = None,
+    random_init: bool = False,
+    head: str = "causal_lm",
+):
     """The base model: pretrained weights (optionally 4/8-bit through bitsandbytes) or, for training
-    from scratch, the same architecture randomly initialised (seed it before calling)."""
-    from transformers import AutoModelForCausalLM
+    from scratch, the same architecture randomly initialised (seed it before calling). head "score":
+    the same body with a one-output sequence-classification head (a reward model; the head starts
+    random, the body pretrained)."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    auto = AutoModelForSequenceClassification if head == "score" else AutoModelForCausalLM
+    common_head = {"num_labels": 1} if head == "score" else {}
 
     common = {
         "trust_remote_code": config.trust_remote_code,
@@ -59,14 +70,15 @@ def load_model(path: str, config: ModelConfig, quantization: str | None = None, 
     try:
         if random_init:
             arch = load_model_config(path, config.revision, config.trust_remote_code)
-            return AutoModelForCausalLM.from_config(arch, dtype=DTYPES[config.dtype], **common)
+            return auto.from_config(arch, dtype=DTYPES[config.dtype], **common)
         extra = _quantized(quantization, path, config) if quantization else {}
-        return AutoModelForCausalLM.from_pretrained(
+        return auto.from_pretrained(
             path,
             revision=config.revision,
             dtype=DTYPES[config.dtype],
             use_safetensors=True,
             **common,
+            **common_head,
             **extra,
         )
     except (OSError, ValueError) as exc:

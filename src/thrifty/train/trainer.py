@@ -15,12 +15,14 @@ def build_model(model_path: str, config: RunConfig) -> Any:
     """Load the base the way the method needs it (weights, 4/8-bit, or random) and adapt it."""
     import torch
 
+    from thrifty.config.objectives import OBJECTIVES
     from thrifty.methods import get_method
     from thrifty.models.load import load_model
 
     method = get_method(config.method.name)
-    torch.manual_seed(config.train.seed)  # random init and adapter init are part of what the seed fixes
-    base = load_model(model_path, config.model, method.quantization, method.random_init)
+    head = OBJECTIVES[config.train.objective].head
+    torch.manual_seed(config.train.seed)  # random init, the reward head and adapter init follow the seed
+    base = load_model(model_path, config.model, method.quantization, method.random_init, head)
     if config.train.gradient_checkpointing:
         base.config.use_cache = False
     return method.apply(base, config.method)
