@@ -218,3 +218,12 @@ def ignored_fields(train) -> list[str]:
         if train.objective not in objectives and getattr(train, name) != default:
             out.append(f"train.{name} (read by {'/'.join(objectives)})")
     return out
+
+
+# The objectives' summary.json figures, each recorded as <key>_before / <key>_after, as tables label them.
+PREFERENCE_FIGURES = (
+    ("reward margin", "reward_margin"),
+    ("preference accuracy", "preference_accuracy"),
+    ("mean reward", "reward"),
+    ("KL to the reference", "kl"),
+)

@@ -6,7 +6,7 @@ and its name in `train.objective`'s Literal (config/schema.py); tests/objectives
 """
 
 # Importing the modules runs their register lines; cheap, no heavy imports at module level.
-from thrifty.objectives import dpo, kto, orpo, reward, sft, simpo  # noqa: F401
+from thrifty.objectives import dpo, grpo, kto, orpo, reward, sft, simpo  # noqa: F401
 from thrifty.objectives.registry import REGISTRY, Objective, register
 
 __all__ = ["Objective", "get_objective", "objective_names", "register"]

@@ -27,7 +27,7 @@ def arguments(config):
     }
 
 
-def build(model, args, data, collate, tokenizer, callbacks):
+def build(model, args, data, collate, tokenizer, callbacks, config=None):
     from datasets import Dataset
     from trl import DPOTrainer
 

@@ -19,7 +19,7 @@ def arguments(config):
     return ORPOConfig, {"beta": config.train.beta, "max_length": config.data.max_seq_len}
 
 
-def build(model, args, data, collate, tokenizer, callbacks):
+def build(model, args, data, collate, tokenizer, callbacks, config=None):
     from datasets import Dataset
 
     from thrifty.objectives.experimental import quiet_import

@@ -15,7 +15,9 @@ PrepareFn = Callable[[Any, Any, int], Any]  # (DataConfig, tokenizer, seed) -> P
 ArgumentsFn = Callable[
     [Any], tuple[type, dict[str, Any]]
 ]  # RunConfig -> (TrainingArguments class, its fields)
-BuildFn = Callable[..., Any]  # (model, args, data, collate, tokenizer, callbacks) -> a transformers Trainer
+BuildFn = Callable[
+    ..., Any
+]  # (model, args, data, collate, tokenizer, callbacks, config=RunConfig) -> a Trainer
 SummaryFn = Callable[[dict[str, float], dict[str, float]], dict[str, Any]]  # (eval before, after) -> fields
 
 

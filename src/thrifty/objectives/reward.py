@@ -18,7 +18,7 @@ def arguments(config):
     return RewardConfig, {"max_length": config.data.max_seq_len}
 
 
-def build(model, args, data, collate, tokenizer, callbacks):
+def build(model, args, data, collate, tokenizer, callbacks, config=None):
     from datasets import Dataset
     from trl import RewardTrainer
 

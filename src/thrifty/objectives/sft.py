@@ -15,7 +15,7 @@ def arguments(config):
     return TrainingArguments, {}
 
 
-def build(model, args, data, collate, tokenizer, callbacks):
+def build(model, args, data, collate, tokenizer, callbacks, config=None):
     from transformers import Trainer
 
     return Trainer(

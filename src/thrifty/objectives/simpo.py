@@ -28,7 +28,7 @@ def arguments(config):
     }
 
 
-def build(model, args, data, collate, tokenizer, callbacks):
+def build(model, args, data, collate, tokenizer, callbacks, config=None):
     from datasets import Dataset
 
     from thrifty.objectives.experimental import quiet_import

@@ -87,7 +87,7 @@ def build_trainer(
         from thrifty.train.callbacks import TimeLimitCallback
 
         callbacks.append(TimeLimitCallback(t.max_minutes * 60))
-    trainer = objective.build(model, args, data, collate, tokenizer, callbacks)
+    trainer = objective.build(model, args, data, collate, tokenizer, callbacks, config=config)
     trainer.remove_callback(PrinterCallback)  # it prints raw dicts; metrics.jsonl and our bar replace it
     trainer.remove_callback(HFProgress)
     return trainer, metrics
