@@ -78,7 +78,7 @@ def preference_metrics(
     from transformers.trainer_callback import PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
-    from thrifty.objectives.dpo import drop_reference_adapter
+    from thrifty.methods.adapters import drop_reference_adapter
 
     if not rows:
         raise UserError("no preference pairs to evaluate")

@@ -31,6 +31,7 @@ def build(model, args, data, collate, tokenizer, callbacks, config=None):
     from datasets import Dataset
     from trl import DPOTrainer
 
+    from thrifty.methods.adapters import drop_reference_adapter
     from thrifty.objectives.reference import reference_model
 
     trainer = DPOTrainer(
@@ -44,17 +45,6 @@ def build(model, args, data, collate, tokenizer, callbacks, config=None):
     )
     drop_reference_adapter(trainer.model)
     return trainer
-
-
-def drop_reference_adapter(model) -> None:
-    """TRL 1.16, handed a PeftModel, copies its adapter into a second one named "ref" and computes the
-    reference through it. thrifty's adapter is freshly initialised (LoRA's B = 0, IA3's ones: the
-    identity), so the base with the adapter disabled is the same reference without a second adapter in
-    memory, in every checkpoint and in adapter/ (save_pretrained writes every adapter). With "ref" gone
-    TRL's reference pass disables the adapters (trl.trainer.utils.use_adapter(model, None))."""
-    peft_config = getattr(model, "peft_config", {})
-    if "ref" in peft_config:
-        model.delete_adapter("ref")
 
 
 def summary(before: dict[str, float], after: dict[str, float]) -> dict:

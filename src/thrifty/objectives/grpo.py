@@ -29,7 +29,7 @@ def build(model, args, data, collate, tokenizer, callbacks, config=None):
     from datasets import Dataset
     from trl import GRPOTrainer
 
-    from thrifty.objectives.dpo import drop_reference_adapter
+    from thrifty.methods.adapters import drop_reference_adapter
     from thrifty.rewards import build_rewards
 
     rewards = build_rewards(config.train.reward, tokenizer, config.train.max_completion_length)

@@ -32,7 +32,7 @@ def build(model, args, data, collate, tokenizer, callbacks, config=None):
     from datasets import Dataset
     from trl import KTOTrainer
 
-    from thrifty.objectives.dpo import drop_reference_adapter
+    from thrifty.methods.adapters import drop_reference_adapter
     from thrifty.objectives.reference import reference_model
 
     trainer = KTOTrainer(

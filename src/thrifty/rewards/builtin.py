@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from thrifty.eval.metrics import PAIR_METRICS
-from thrifty.rewards.registry import register
+from thrifty.rewards.table import register
 
 
 def text_of(completion: Any) -> str:

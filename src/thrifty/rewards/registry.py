@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from thrifty.errors import UserError
-
-# name -> factory(max_completion_length) -> reward function f(prompts, completions, **columns)
-BUILTINS: dict[str, Callable[[int], Callable[..., list[float]]]] = {}
+from thrifty.rewards.table import BUILTINS
 
 
 @dataclass
@@ -16,14 +14,6 @@ class Reward:
     name: str
     func: Any  # a callable, or a sequence-classification model scoring prompt + answer
     tokenizer: Any = None  # the reward model's tokenizer (None for callables)
-
-
-def register(name: str):
-    def add(factory):
-        BUILTINS[name] = factory
-        return factory
-
-    return add
 
 
 def builtin_names() -> list[str]:
