@@ -290,6 +290,43 @@ CASES.update(
 )
 
 
+# Preference objectives: bad pairs, bad labels, missing rewards, bad settings (issue 16).
+PAIR = '{"prompt": "Q?", "chosen": "yes", "rejected": "no"}\n'
+CASES.update(
+    {
+        "train/pairs-missing-rejected": lambda c: c.train(
+            "--objective", "dpo", data=c.file("p.jsonl", PAIR * 3 + '{"prompt": "Q?", "chosen": "yes"}\n')
+        ),
+        "train/pairs-all-identical": lambda c: c.train(
+            "--objective",
+            "dpo",
+            data=c.file("p.jsonl", '{"prompt": "Q", "chosen": "a", "rejected": "a"}\n' * 4),
+        ),
+        "train/kto-one-label": lambda c: c.train(
+            "--objective",
+            "kto",
+            data=c.file("k.jsonl", '{"prompt": "Q", "completion": "a", "label": true}\n' * 6),
+        ),
+        "train/kto-bad-label": lambda c: c.train(
+            "--objective",
+            "kto",
+            data=c.file("k.jsonl", '{"prompt": "Q", "completion": "a", "label": "ok"}\n' * 6),
+        ),
+        "train/grpo-without-reward": lambda c: c.train("--objective", "grpo"),
+        "train/grpo-unknown-reward": lambda c: c.train("--objective", "grpo", "--reward", "nope"),
+        "train/dpo-beta-zero": lambda c: c.train("--objective", "dpo", "train.beta=0"),
+        "train/dpo-from-scratch": lambda c: c.train("--objective", "dpo", "--method", "scratch"),
+        "data/pairs-missing-file": lambda c: [
+            "data",
+            "pairs",
+            str(c.tmp / "nope.jsonl"),
+            "-o",
+            str(c.tmp / "o.jsonl"),
+        ],
+    }
+)
+
+
 @pytest.fixture(scope="module")
 def finished_run(tiny_model, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bad-inputs")
@@ -303,7 +340,7 @@ def _files(root: Path) -> set[Path]:
 def test_the_corpus_is_large_and_covers_every_verb():
     verbs = {name.split("/")[0] for name in CASES}
     assert len(CASES) >= 30
-    assert verbs == {"train", "plan", "eval", "export", "compare", "sweep"}
+    assert verbs == {"train", "plan", "eval", "export", "compare", "sweep", "data"}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
