@@ -3,6 +3,7 @@
 import argparse
 import json
 
+from thrifty.config.objectives import OBJECTIVES
 from thrifty.methods.table import METHODS
 
 
@@ -33,7 +34,20 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="Read a model whose config names its own Python code (off: only for models you trust).",
     )
-    p.add_argument("--seq-len", type=int, default=512, help="Tokens per sequence.")
+    p.add_argument(
+        "--objective",
+        default="sft",
+        choices=list(OBJECTIVES),
+        help="What the run optimises: preference objectives put two sequences per example through the "
+        "model (chosen and rejected; KTO's answer and its KL answer) and, with full/freeze, a reference "
+        "copy of the weights (see --precompute-ref-logps).",
+    )
+    p.add_argument(
+        "--precompute-ref-logps",
+        action="store_true",
+        help="dpo/kto with full/freeze: the reference log-probs computed once, no reference copy held.",
+    )
+    p.add_argument("--seq-len", type=int, default=512, help="Tokens per sequence (per side of a pair).")
     p.add_argument("--batch-size", type=int, default=4, help="Micro-batch per GPU (sequences per forward).")
     p.add_argument("--grad-accum", type=int, default=1, help="Gradient accumulation steps.")
     p.add_argument("--tokens", default="10M", help="Training tokens in all (epochs x dataset): 20M, 1.5B ...")
@@ -108,6 +122,8 @@ def request_from_args(args: argparse.Namespace):
         price_file=args.prices,
         revision=args.revision,
         trust_remote_code=args.trust_remote_code,
+        objective=args.objective,
+        precompute_ref_logps=args.precompute_ref_logps,
     )
 
 

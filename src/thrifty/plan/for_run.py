@@ -21,10 +21,17 @@ def plan_for_run(
     per_step = t.micro_batch_size * t.gradient_accumulation_steps * world
     steps = t.max_steps or math.ceil(t.epochs * len(lengths) / per_step)
     tokens = int(steps * per_step * sum(lengths) / len(lengths))
+    from thrifty.plan.objective import PAIRED_LENGTHS
+
+    # A pair's length sums its chosen and rejected sequences; the planner takes one sequence's length
+    # and counts the objective's sequences per example itself.
+    seq_len = math.ceil(max(lengths) / (2 if t.objective in PAIRED_LENGTHS else 1))
     request = PlanRequest(
         model=model_path,
         method=config.method,
-        seq_len=max(lengths),
+        seq_len=seq_len,
+        objective=t.objective,
+        precompute_ref_logps=t.precompute_ref_logps,
         micro_batch=t.micro_batch_size,
         grad_accum=t.gradient_accumulation_steps,
         tokens=tokens,

@@ -8,9 +8,10 @@ from thrifty.config.schema import MethodConfig
 from thrifty.errors import UserError
 from thrifty.methods.table import method_info
 from thrifty.plan import compute, cost
+from thrifty.plan import objective as objective_plan
 from thrifty.plan.architecture import ParamCounts, count_params, resolve_config
 from thrifty.plan.catalog import find_gpu, gpus
-from thrifty.plan.memory import MemorySettings, activation_profile, estimate_memory
+from thrifty.plan.memory import COMPUTE_BYTES, MemorySettings, activation_profile, estimate_memory
 
 HEADROOM = 0.90  # a plan "fits" when peak memory stays under 90% of the device
 
@@ -36,6 +37,8 @@ class PlanRequest:
     price_file: str | None = None
     revision: str | None = None  # hub revision of `model`, as training reads it
     trust_remote_code: bool = False  # read a config that names the model's own code (off unless asked)
+    objective: str = "sft"  # what the run optimises: see thrifty.plan.objective
+    precompute_ref_logps: bool = False  # full/freeze preference runs: no reference copy held
 
     def validate(self) -> None:
         for name in ("seq_len", "micro_batch", "grad_accum", "tokens", "gpus"):
@@ -79,8 +82,13 @@ def make_plan(req: PlanRequest) -> dict[str, Any]:
     quant = method_info(req.method.name).quantization
     # PyTorch's SDPA runs a fused (flash-style) kernel on CPUs too, so "flash" is right there as well.
     profile = activation_profile(config, req.method, req.seq_len, req.precision, req.attention)
-    settings = _settings(req, quant)
+    settings = objective_plan.memory_settings(_settings(req, quant), req.objective)
     memory = estimate_memory(config, counts, req.method, settings, profile)
+    frozen_bytes = 4 if req.device == "cpu" else COMPUTE_BYTES[req.precision]
+    trains_base = method_info(req.method.name).trains_base
+    memory, reference_bytes = objective_plan.adjust_memory(
+        memory, req.objective, req.precompute_ref_logps, trains_base, counts.base, frozen_bytes
+    )
     flops = compute.train_flops(
         config,
         counts.base,
@@ -90,17 +98,20 @@ def make_plan(req: PlanRequest) -> dict[str, Any]:
         req.seq_len,
         req.gradient_checkpointing,
     )
+    flops = objective_plan.adjust_flops(flops, req.objective, req.precompute_ref_logps)
     mfu, mfu_source = compute.calibrated_mfu(req.method.variant, req.device, req.runs_dir)
 
     def fits_on(gpu_key: str, count: int) -> bool:
         per_gpu = estimate_memory(
             config, counts, req.method, replace(settings, gpus=count, device="cuda"), profile
         )
-        return per_gpu.total <= HEADROOM * gpus()[gpu_key]["memory_gib"] * 2**30
+        return per_gpu.total + reference_bytes <= HEADROOM * gpus()[gpu_key]["memory_gib"] * 2**30
 
     plan: dict[str, Any] = {
         "model": req.model,
         "method": req.method.variant,
+        "objective": req.objective,
+        "reference_weights_bytes": reference_bytes,
         "architecture": getattr(config, "model_type", "?"),
         "trainable_params": counts.trainable,
         "total_params": counts.total,
