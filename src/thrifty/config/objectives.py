@@ -100,7 +100,6 @@ READERS: dict[str, tuple[str, ...]] = {
     "temperature": ("grpo",),
     "precompute_ref_logps": ("dpo", "kto"),
     "beta": ("dpo", "orpo", "kto", "simpo", "grpo"),
-    "max_prompt_length": ("dpo", "orpo", "kto", "simpo", "reward", "grpo"),
 }
 
 
@@ -146,12 +145,6 @@ class ObjectiveFields(BaseModel):
     )
     undesirable_weight: float = Field(
         1.0, gt=0, description="kto: loss weight of undesirable (label false) answers."
-    )
-    max_prompt_length: int | None = Field(
-        None,
-        gt=0,
-        description="Preference objectives: keep at most this many prompt tokens (the end of the prompt, "
-        "nearest the answer); the count cut is reported. Unset: prompt and answer share data.max_seq_len.",
     )
     precompute_ref_logps: bool = Field(
         False,

@@ -1,13 +1,12 @@
 """Direct preference optimisation through TRL's DPOTrainer and DPOConfig: thrifty reads and checks the
 pairs, TRL tokenizes them, computes the loss and logs the rewards. No DPO maths lives here."""
 
+from thrifty.objectives.common import PAIR_FIGURES, figures, pairs_data, trl_trainer
 from thrifty.objectives.registry import Objective, register
 
 
 def prepare_data(config, tokenizer, seed: int):
-    from thrifty.data.preference import prepare_pairs
-
-    return prepare_pairs(config, tokenizer, seed)
+    return pairs_data(config, tokenizer, seed)
 
 
 def arguments(config):
@@ -28,20 +27,14 @@ def arguments(config):
 
 
 def build(model, args, data, collate, tokenizer, callbacks, config=None):
-    from datasets import Dataset
     from trl import DPOTrainer
 
     from thrifty.methods.adapters import drop_reference_adapter
     from thrifty.objectives.reference import reference_model
 
-    trainer = DPOTrainer(
-        model=model,
-        ref_model=reference_model(model, args),  # None with an adapter: the base is the reference
-        args=args,
-        train_dataset=Dataset.from_list(data.train),
-        eval_dataset=Dataset.from_list(data.eval),
-        processing_class=tokenizer,
-        callbacks=callbacks,
+    # ref_model None with an adapter: the base with the adapter disabled is the reference
+    trainer = trl_trainer(
+        DPOTrainer, model, args, data, tokenizer, callbacks, ref_model=reference_model(model, args)
     )
     drop_reference_adapter(trainer.model)
     return trainer
@@ -49,14 +42,7 @@ def build(model, args, data, collate, tokenizer, callbacks, config=None):
 
 def summary(before: dict[str, float], after: dict[str, float]) -> dict:
     """TRL's held-out preference metrics, before and after training (the same pairs both times)."""
-    out = {}
-    for field, key in (
-        ("reward_margin", "eval_rewards/margins"),
-        ("preference_accuracy", "eval_rewards/accuracies"),
-    ):
-        out[f"{field}_before"] = before.get(key)
-        out[f"{field}_after"] = after.get(key)
-    return out
+    return figures(before, after, PAIR_FIGURES)
 
 
 register(

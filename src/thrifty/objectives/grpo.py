@@ -3,6 +3,7 @@
 `train.reward`, and moves towards the better ones within each group; with beta > 0 a KL term to the
 frozen reference (the base with the adapter disabled: no second model)."""
 
+from thrifty.objectives.common import figures, trl_trainer
 from thrifty.objectives.registry import Objective, register
 
 
@@ -26,22 +27,21 @@ def arguments(config):
 
 
 def build(model, args, data, collate, tokenizer, callbacks, config=None):
-    from datasets import Dataset
     from trl import GRPOTrainer
 
     from thrifty.methods.adapters import drop_reference_adapter
     from thrifty.rewards import build_rewards
 
     rewards = build_rewards(config.train.reward, tokenizer, config.train.max_completion_length)
-    trainer = GRPOTrainer(
-        model=model,
+    trainer = trl_trainer(
+        GRPOTrainer,
+        model,
+        args,
+        data,
+        tokenizer,
+        callbacks,
         reward_funcs=[r.func for r in rewards],
         reward_processing_classes=[r.tokenizer for r in rewards],
-        args=args,
-        train_dataset=Dataset.from_list(data.train),
-        eval_dataset=Dataset.from_list(data.eval),
-        processing_class=tokenizer,
-        callbacks=callbacks,
     )
     drop_reference_adapter(trainer.model)  # TRL's "ref" copy of the fresh adapter: the base is the same
     return trainer
@@ -49,7 +49,7 @@ def build(model, args, data, collate, tokenizer, callbacks, config=None):
 
 def summary(before: dict[str, float], after: dict[str, float]) -> dict:
     """Mean reward of the answers sampled for the held-out prompts, before and after training."""
-    return {"reward_before": before.get("eval_reward"), "reward_after": after.get("eval_reward")}
+    return figures(before, after, {"reward": "eval_reward"})
 
 
 register(

@@ -5,6 +5,7 @@ TRL's KL term pairs each answer with a neighbour's prompt inside a fixed-order b
 rows in order (train_sampling_strategy "sequential") and needs micro-batches of 2 or more; thrifty
 shuffles the rows once with the run's seed instead (data.preference.prepare_unpaired)."""
 
+from thrifty.objectives.common import figures, trl_trainer
 from thrifty.objectives.registry import Objective, register
 
 
@@ -29,20 +30,13 @@ def arguments(config):
 
 
 def build(model, args, data, collate, tokenizer, callbacks, config=None):
-    from datasets import Dataset
     from trl import KTOTrainer
 
     from thrifty.methods.adapters import drop_reference_adapter
     from thrifty.objectives.reference import reference_model
 
-    trainer = KTOTrainer(
-        model=model,
-        ref_model=reference_model(model, args),
-        args=args,
-        train_dataset=Dataset.from_list(data.train),
-        eval_dataset=Dataset.from_list(data.eval),
-        processing_class=tokenizer,
-        callbacks=callbacks,
+    trainer = trl_trainer(
+        KTOTrainer, model, args, data, tokenizer, callbacks, ref_model=reference_model(model, args)
     )
     drop_reference_adapter(trainer.model)  # TRL copies the fresh adapter as "ref": the base is the same
     return trainer
@@ -50,11 +44,7 @@ def build(model, args, data, collate, tokenizer, callbacks, config=None):
 
 def summary(before: dict[str, float], after: dict[str, float]) -> dict:
     """Reward margin (desirable minus undesirable rewards) and the KL estimate, before and after."""
-    out = {}
-    for field, key in (("reward_margin", "eval_rewards/margins"), ("kl", "eval_kl")):
-        out[f"{field}_before"] = before.get(key)
-        out[f"{field}_after"] = after.get(key)
-    return out
+    return figures(before, after, {"reward_margin": "eval_rewards/margins", "kl": "eval_kl"})
 
 
 register(

@@ -3,13 +3,12 @@ chosen answer plus an odds-ratio penalty on the rejected one, with no reference 
 freeze cost no second copy either. `train.beta` is ORPO's lambda. TRL turns dropout off (its
 disable_dropout default), as for DPO."""
 
+from thrifty.objectives.common import PAIR_FIGURES, figures, pairs_data, trl_trainer
 from thrifty.objectives.registry import Objective, register
 
 
 def prepare_data(config, tokenizer, seed: int):
-    from thrifty.data.preference import prepare_pairs
-
-    return prepare_pairs(config, tokenizer, seed)
+    return pairs_data(config, tokenizer, seed)
 
 
 def arguments(config):
@@ -20,27 +19,15 @@ def arguments(config):
 
 
 def build(model, args, data, collate, tokenizer, callbacks, config=None):
-    from datasets import Dataset
-
     from thrifty.objectives.experimental import quiet_import
 
-    ORPOTrainer = quiet_import("trl.experimental.orpo", "ORPOTrainer")
-    return ORPOTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(data.train),
-        eval_dataset=Dataset.from_list(data.eval),
-        processing_class=tokenizer,
-        callbacks=callbacks,
-    )
+    trainer_class = quiet_import("trl.experimental.orpo", "ORPOTrainer")
+    return trl_trainer(trainer_class, model, args, data, tokenizer, callbacks)
 
 
 def summary(before: dict[str, float], after: dict[str, float]) -> dict:
-    from thrifty.objectives.dpo import summary as preference_summary
-
-    return preference_summary(
-        before, after
-    )  # ORPO logs the same rewards/* keys (beta x log-prob, no reference)
+    # ORPO logs the same rewards/* keys as DPO (beta x log-prob, no reference)
+    return figures(before, after, PAIR_FIGURES)
 
 
 register(

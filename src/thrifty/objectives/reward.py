@@ -3,13 +3,12 @@ chosen answer above the rejected one (the Bradley-Terry loss is TRL's). With LoR
 saved beside the adapter (peft's SEQ_CLS task keeps `score` in modules_to_save). The run folder then
 serves GRPO's `train.reward` and loads through thrifty.inference.run_folder like any run."""
 
+from thrifty.objectives.common import figures, pairs_data, trl_trainer
 from thrifty.objectives.registry import Objective, register
 
 
 def prepare_data(config, tokenizer, seed: int):
-    from thrifty.data.preference import prepare_pairs
-
-    return prepare_pairs(config, tokenizer, seed)
+    return pairs_data(config, tokenizer, seed)
 
 
 def arguments(config):
@@ -19,26 +18,14 @@ def arguments(config):
 
 
 def build(model, args, data, collate, tokenizer, callbacks, config=None):
-    from datasets import Dataset
     from trl import RewardTrainer
 
-    return RewardTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(data.train),
-        eval_dataset=Dataset.from_list(data.eval),
-        processing_class=tokenizer,
-        callbacks=callbacks,
-    )
+    return trl_trainer(RewardTrainer, model, args, data, tokenizer, callbacks)
 
 
 def summary(before: dict[str, float], after: dict[str, float]) -> dict:
     """Held-out share of pairs scored chosen > rejected, and the mean score margin, before and after."""
-    out = {}
-    for field, key in (("preference_accuracy", "eval_accuracy"), ("reward_margin", "eval_margin")):
-        out[f"{field}_before"] = before.get(key)
-        out[f"{field}_after"] = after.get(key)
-    return out
+    return figures(before, after, {"preference_accuracy": "eval_accuracy", "reward_margin": "eval_margin"})
 
 
 register(

@@ -4,13 +4,12 @@ model. cpo_alpha=0 gives SimPO proper (CPO's extra NLL term off). `train.beta` i
 (the paper uses 2.0-2.5; thrifty keeps TRL's 0.1 default so one beta field means the same default for
 every objective)."""
 
+from thrifty.objectives.common import PAIR_FIGURES, figures, pairs_data, trl_trainer
 from thrifty.objectives.registry import Objective, register
 
 
 def prepare_data(config, tokenizer, seed: int):
-    from thrifty.data.preference import prepare_pairs
-
-    return prepare_pairs(config, tokenizer, seed)
+    return pairs_data(config, tokenizer, seed)
 
 
 def arguments(config):
@@ -29,25 +28,14 @@ def arguments(config):
 
 
 def build(model, args, data, collate, tokenizer, callbacks, config=None):
-    from datasets import Dataset
-
     from thrifty.objectives.experimental import quiet_import
 
-    CPOTrainer = quiet_import("trl.experimental.cpo", "CPOTrainer")
-    return CPOTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(data.train),
-        eval_dataset=Dataset.from_list(data.eval),
-        processing_class=tokenizer,
-        callbacks=callbacks,
-    )
+    trainer_class = quiet_import("trl.experimental.cpo", "CPOTrainer")
+    return trl_trainer(trainer_class, model, args, data, tokenizer, callbacks)
 
 
 def summary(before: dict[str, float], after: dict[str, float]) -> dict:
-    from thrifty.objectives.dpo import summary as preference_summary
-
-    return preference_summary(before, after)
+    return figures(before, after, PAIR_FIGURES)
 
 
 register(
