@@ -38,16 +38,26 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
         "--objective",
         default="sft",
         choices=list(OBJECTIVES),
-        help="What the run optimises: preference objectives put two sequences per example through the "
-        "model (chosen and rejected; KTO's answer and its KL answer) and, with full/freeze, a reference "
-        "copy of the weights (see --precompute-ref-logps).",
+        help="What training runs (train.objective): dpo/orpo/simpo/reward put chosen and rejected through "
+        "every forward (2 sequences per example), kto adds its KL batch's forward passes, grpo trains "
+        "--num-generations sampled completions per prompt and generates them first; dpo/kto/grpo with "
+        "full/freeze keep a frozen reference copy of the weights; reward has a score head, no logits.",
     )
     p.add_argument(
         "--precompute-ref-logps",
         action="store_true",
-        help="dpo/kto with full/freeze: the reference log-probs computed once, no reference copy held.",
+        help="dpo/kto with full/freeze: reference log-probs computed once up front, so no reference copy.",
     )
-    p.add_argument("--seq-len", type=int, default=512, help="Tokens per sequence (per side of a pair).")
+    p.add_argument("--num-generations", type=int, default=4, help="grpo: completions sampled per prompt.")
+    p.add_argument(
+        "--max-completion-length", type=int, default=64, help="grpo: tokens generated per completion."
+    )
+    p.add_argument(
+        "--seq-len",
+        type=int,
+        default=512,
+        help="Tokens per sequence (grpo: the prompt; dpo: prompt + one answer).",
+    )
     p.add_argument("--batch-size", type=int, default=4, help="Micro-batch per GPU (sequences per forward).")
     p.add_argument("--grad-accum", type=int, default=1, help="Gradient accumulation steps.")
     p.add_argument("--tokens", default="10M", help="Training tokens in all (epochs x dataset): 20M, 1.5B ...")
@@ -124,6 +134,8 @@ def request_from_args(args: argparse.Namespace):
         trust_remote_code=args.trust_remote_code,
         objective=args.objective,
         precompute_ref_logps=args.precompute_ref_logps,
+        num_generations=args.num_generations,
+        max_completion_length=args.max_completion_length,
     )
 
 

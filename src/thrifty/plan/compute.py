@@ -58,6 +58,15 @@ def train_flops(
     return float(per_token * tokens)
 
 
+def forward_flops(config, base_params: int, tokens: float, seq_len: int) -> float:
+    """FLOPs of forward passes alone (no backward) over `tokens`: 2N per token plus the causal attention
+    scores, 4*L*H*Q*T/2 per token (the forward third of train_flops' term)."""
+    heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    per_token = 2 * base_params + 4 * config.num_hidden_layers * heads * head_dim * seq_len / 2
+    return float(per_token * tokens)
+
+
 # Square GEMM sizes and timed repetitions of each: one 1024^3 product best of 5 under-read the bf16
 # peak (it read below fp32 on an avx512_bf16 EPYC); the best over sizes is closer to what the hardware
 # sustains. 4096^3 is left out on CPUs: ~0.7 s per fp32 product here, for no higher reading.

@@ -20,21 +20,18 @@ def plan_for_run(
     world = config.distributed.world_size
     per_step = t.micro_batch_size * t.gradient_accumulation_steps * world
     steps = t.max_steps or math.ceil(t.epochs * len(lengths) / per_step)
-    tokens = int(steps * per_step * sum(lengths) / len(lengths))
-    from thrifty.plan.objective import PAIRED_LENGTHS
-
-    # A pair's length sums its chosen and rejected sequences; the planner takes one sequence's length
-    # and counts the objective's sequences per example itself.
-    seq_len = math.ceil(max(lengths) / (2 if t.objective in PAIRED_LENGTHS else 1))
+    seq_len, tokens_per_example = per_sequence(lengths, t.objective)
     request = PlanRequest(
         model=model_path,
         method=config.method,
-        seq_len=seq_len,
         objective=t.objective,
         precompute_ref_logps=t.precompute_ref_logps,
+        num_generations=t.num_generations,
+        max_completion_length=t.max_completion_length,
+        seq_len=seq_len,
         micro_batch=t.micro_batch_size,
         grad_accum=t.gradient_accumulation_steps,
-        tokens=tokens,
+        tokens=max(1, int(steps * per_step * tokens_per_example)),
         precision=precision,
         gradient_checkpointing=t.gradient_checkpointing,
         optimizer=PLAN_OPTIMIZER.get(t.optimizer, "adamw"),
@@ -50,6 +47,17 @@ def plan_for_run(
     plan = make_plan(request)
     plan["predicted_seconds"] = plan.get("cpu_seconds") or _gpu_seconds(plan)
     return plan
+
+
+def per_sequence(lengths: list[int], objective: str) -> tuple[int, float]:
+    """(longest sequence, mean tokens per example) as the planner counts them for one sequence per
+    example; the objective multiplies (thrifty.plan.objective). A pair's length is prompt+chosen plus
+    prompt+rejected (data.preference.count_tokens), so half of it is one side: the mean exactly, the
+    longest a floor (TRL pads both sides of a pair to the longer)."""
+    from thrifty.plan.objective import PAIRED
+
+    share = 2 if objective in PAIRED else 1
+    return max(1, math.ceil(max(lengths) / share)), sum(lengths) / len(lengths) / share
 
 
 def _gpu_seconds(plan: dict[str, Any]) -> float | None:

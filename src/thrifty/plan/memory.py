@@ -2,17 +2,19 @@
 
 weights + trainable master copies + gradients + optimizer states + saved activations
 + the backward pass's loss transient + framework overhead, divided across GPUs by the
-distribution strategy. Activations come from meta-device measurement (architecture.py).
+distribution strategy. Activations come from meta-device measurement (architecture.py); what the
+training objective adds (two sequences per pair, a reference copy) comes from plan/objective.py.
 """
 
 import copy
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
 from thrifty.config.schema import MethodConfig
 from thrifty.methods.table import method_info
 from thrifty.plan.architecture import ParamCounts, saved_activation_bytes
+from thrifty.plan.objective import ObjectiveCost, objective_memory
 
 COMPUTE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 # Bytes per quantized weight. NF4: 4 bits + one absmax per 64 weights; double quantization stores
@@ -45,6 +47,7 @@ class MemorySettings:
     gpus: int = 1
     strategy: str = "ddp"  # ddp | fsdp | zero2 | zero3
     offload: str = "none"  # none | optimizer | params: states kept in CPU RAM (ZeRO-Offload, FSDP offload)
+    objective: ObjectiveCost = field(default_factory=ObjectiveCost)  # what the objective runs per step
 
 
 @dataclass
@@ -56,13 +59,16 @@ class MemoryBreakdown:
     activations: int
     loss_transient: int
     overhead: int
+    reference_weights: int = 0  # a frozen reference copy (full/freeze with dpo, kto, grpo)
     cpu_offload_bytes: int = 0  # per device, in CPU RAM, not part of `total`
 
     @property
     def total(self) -> int:
         """Peak, not the sum: backward frees each layer's saved activations as it creates that layer's
         weight gradients (set_to_none between steps), so the two never peak together."""
-        static = self.weights + self.trainable_weights + self.optimizer + self.overhead
+        static = (
+            self.weights + self.reference_weights + self.trainable_weights + self.optimizer + self.overhead
+        )
         return static + max(self.gradients, self.activations + self.loss_transient)
 
     def as_dict(self) -> dict[str, int]:
@@ -134,6 +140,9 @@ def estimate_memory(
     factor = CPU_ACTIVATION_FACTOR[adapters] if s.device == "cpu" else CUDA_ACTIVATION_FACTOR
     activations = int(activations * factor)
     loss_transient = s.micro_batch * s.seq_len * config.vocab_size * 4  # fp32 gradient of the logits
+    activations, loss_transient, reference = objective_memory(
+        s.objective, activations, loss_transient, counts.base, frozen_dtype
+    )
     shard = _shard(s)
     on_device = MemoryBreakdown(
         weights=int(weights / shard["weights"]),
@@ -143,6 +152,7 @@ def estimate_memory(
         activations=activations,
         loss_transient=loss_transient,
         overhead=CUDA_OVERHEAD if s.device == "cuda" else CPU_OVERHEAD,
+        reference_weights=int(reference / shard["weights"]),
     )
     return offloaded(on_device, s)
 

@@ -1,49 +1,115 @@
-"""What an objective adds to a plan: the sequences each example puts through the model, a reference
-model's weights and forward passes, and the head the loss reads.
+"""What a training objective adds to memory and time, counted from what its TRL trainer runs.
 
-- dpo, orpo, simpo, reward: a chosen and a rejected sequence per example, in one forward (TRL
-  concatenates them), so activations and logits are those of 2 x micro_batch sequences.
-- kto: one answer per example plus the KL term's mismatched answer (TRL runs both): 2 sequences too.
-- grpo: micro_batch counts completions (num_generations per prompt); generation time is not modelled.
-- A frozen reference (dpo, kto, grpo with beta > 0): with an adapter method the base is the reference
-  (no weights added); with full/freeze a second copy of the base weights unless the log-probs are
-  precomputed. Either way the reference forward costs 2N FLOPs per token against training's 6N: +1/3
-  (none when precomputed once, which is a single extra pass over the data, not counted).
-- reward: a one-score head instead of the vocabulary logits, so no logits gradient to hold.
+- dpo, orpo, simpo, reward: chosen and rejected go through the model in every forward (TRL's batch counts
+  pairs), so activations and logits double at the same micro-batch, and each example trains two sequences.
+- kto: one sequence per example with gradients, plus TRL's KL term: a mismatched batch (completions cycled
+  within the batch) through the policy and the reference under no_grad. It runs before the graded forward
+  and frees its tensors, so it adds time (forward passes), not peak memory.
+- grpo: TRL's batch counts completions; each of `num_generations` completions per prompt is a sequence of
+  prompt + `max_completion_length` tokens with gradients. Generating them is one forward per generated
+  token, counted as 2N FLOPs per token at the plan's MFU (decoding is memory-bound, so this is a floor on
+  the time; its KV cache lives before the training forward and is not added to the peak).
+- a frozen reference (OBJECTIVES[o].reference): with an adapter method the base with the adapter off is
+  the reference (no extra weights); with full/freeze a second copy of the weights in the compute dtype,
+  unless train.precompute_ref_logps (computed once up front, then no copy). Its forward passes count in
+  time either way (up front or in every step).
+- reward: a one-score head instead of the LM head, so no vocab logits (activations measured on a config
+  with a one-entry vocabulary, which is exactly a hidden x 1 head) and no logits-gradient transient.
 """
 
-from dataclasses import replace
+import copy
+from dataclasses import dataclass
 
 from thrifty.config.objectives import OBJECTIVES
+from thrifty.errors import UserError
+from thrifty.methods.table import method_info
 
-SEQUENCES = {"dpo": 2, "orpo": 2, "simpo": 2, "reward": 2, "kto": 2}
-PAIRED_LENGTHS = {"dpo", "orpo", "simpo", "reward"}  # their data lengths sum both sides of a pair
-REFERENCE_FORWARD_SHARE = 1 / 3  # 2N forward FLOPs per token against 6N for a training step
-
-
-def sequences(objective: str) -> int:
-    return SEQUENCES.get(objective, 1)
+PAIRED = ("dpo", "orpo", "simpo", "reward")
 
 
-def has_reference(objective: str, precompute: bool) -> bool:
-    return OBJECTIVES[objective].reference == "frozen" and not precompute
+@dataclass(frozen=True)
+class ObjectiveCost:
+    name: str = "sft"
+    sequences: int = 1  # sequences per micro-batch slot in each graded forward (activations, logits)
+    completion_tokens: int = 0  # grpo: tokens generated onto each prompt before it is trained on
+    samples: int = 1  # sequences trained per example: 2 for pairs, num_generations for grpo
+    forward_passes: float = 0.0  # extra no-grad forwards per trained token: reference, KTO's KL batch
+    generated_tokens: int = 0  # per example (prompt): num_generations x max_completion_length
+    reference_weights: bool = False  # a second copy of the weights, in the compute dtype
+    logits: bool = True  # False: a score head (reward), no vocab logits
+
+    def seq_len(self, prompt_len: int) -> int:
+        """Tokens of each trained sequence, for a request's --seq-len."""
+        return prompt_len + self.completion_tokens
+
+    def trained_tokens(self, tokens: int, seq_len: int) -> int:
+        """Tokens that go through forward and backward for `tokens` of data (examples of `seq_len`)."""
+        return int(tokens * self.samples * self.seq_len(seq_len) / seq_len)
+
+    def examples(self, tokens: int, seq_len: int) -> float:
+        return tokens / seq_len
 
 
-def memory_settings(settings, objective: str):
-    """The settings activations are estimated at: micro_batch sequences per example of the objective."""
-    return replace(settings, micro_batch=settings.micro_batch * sequences(objective))
+def objective_cost(
+    objective: str = "sft",
+    method: str = "lora",
+    precompute_ref_logps: bool = False,
+    num_generations: int = 4,
+    max_completion_length: int = 64,
+) -> ObjectiveCost:
+    """The cost model of `objective` trained with `method` (see the module docstring for each)."""
+    if objective not in OBJECTIVES:
+        raise UserError(f"--objective {objective}: choose from {', '.join(OBJECTIVES)}")
+    info = OBJECTIVES[objective]
+    frozen = info.reference == "frozen"
+    copy_needed = frozen and not method_info(method).adapter and not precompute_ref_logps
+    reference_passes = 1.0 if frozen else 0.0
+    if objective in PAIRED:
+        return ObjectiveCost(
+            objective, sequences=2, samples=2, forward_passes=reference_passes,
+            reference_weights=copy_needed, logits=info.head == "causal_lm",
+        )  # fmt: skip
+    if objective == "kto":
+        # KL batch: one mismatched sequence per example through the policy and the reference.
+        return ObjectiveCost(objective, forward_passes=reference_passes + 2, reference_weights=copy_needed)
+    if objective == "grpo":
+        return ObjectiveCost(
+            objective, completion_tokens=max_completion_length, samples=num_generations,
+            forward_passes=reference_passes, generated_tokens=num_generations * max_completion_length,
+            reference_weights=copy_needed,
+        )  # fmt: skip
+    return ObjectiveCost(objective)
 
 
-def adjust_memory(
-    memory, objective: str, precompute: bool, trains_base: str, base_params: int, frozen_bytes: int
-):
-    """A whole reference copy for full/freeze, and no vocabulary logits for a reward model's score."""
-    extra = (
-        base_params * frozen_bytes if has_reference(objective, precompute) and trains_base != "none" else 0
-    )
-    loss = 0 if OBJECTIVES[objective].head == "score" else memory.loss_transient
-    return replace(memory, weights=memory.weights + extra, loss_transient=loss), extra
+def profile_config(config, cost: ObjectiveCost):
+    """The config whose activations the objective saves: a score head is a one-entry vocabulary."""
+    if cost.logits:
+        return config
+    scored = copy.deepcopy(config)
+    scored.vocab_size = 1
+    return scored
 
 
-def adjust_flops(flops: float, objective: str, precompute: bool) -> float:
-    return flops * (1 + REFERENCE_FORWARD_SHARE) if has_reference(objective, precompute) else flops
+def objective_memory(
+    cost: ObjectiveCost, activations: int, loss_transient: int, base_params: int, weight_bytes: int
+) -> tuple[int, int, int]:
+    """(activations, loss transient, reference weights) in bytes for one micro-batch, from what one
+    sequence per slot would save (`activations`, `loss_transient`) and the base's size: a reference
+    copy holds every base weight at `weight_bytes` each (the compute dtype; fp32 on CPUs)."""
+    reference = base_params * weight_bytes if cost.reference_weights else 0
+    loss = loss_transient * cost.sequences if cost.logits else 0
+    return activations * cost.sequences, loss, reference
+
+
+def describe(cost: ObjectiveCost, tokens: int, seq_len: int, extra_flops: float, reference: int) -> dict:
+    """The objective's part of a plan, for the table and --json."""
+    return {
+        "name": cost.name,
+        "sequences_per_forward": cost.sequences,
+        "sequence_tokens": cost.seq_len(seq_len),
+        "trained_tokens": cost.trained_tokens(tokens, seq_len),
+        "generated_tokens": int(cost.examples(tokens, seq_len) * cost.generated_tokens),
+        "extra_forward_flops": extra_flops,
+        "reference_weights_bytes": reference,
+        "score_head": not cost.logits,
+    }

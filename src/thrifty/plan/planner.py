@@ -8,10 +8,10 @@ from thrifty.config.schema import MethodConfig
 from thrifty.errors import UserError
 from thrifty.methods.table import method_info
 from thrifty.plan import compute, cost
-from thrifty.plan import objective as objective_plan
 from thrifty.plan.architecture import ParamCounts, count_params, resolve_config
 from thrifty.plan.catalog import find_gpu, gpus
-from thrifty.plan.memory import COMPUTE_BYTES, MemorySettings, activation_profile, estimate_memory
+from thrifty.plan.memory import MemorySettings, activation_profile, estimate_memory
+from thrifty.plan.objective import ObjectiveCost, describe, objective_cost, profile_config
 
 HEADROOM = 0.90  # a plan "fits" when peak memory stays under 90% of the device
 
@@ -37,13 +37,27 @@ class PlanRequest:
     price_file: str | None = None
     revision: str | None = None  # hub revision of `model`, as training reads it
     trust_remote_code: bool = False  # read a config that names the model's own code (off unless asked)
-    objective: str = "sft"  # what the run optimises: see thrifty.plan.objective
-    precompute_ref_logps: bool = False  # full/freeze preference runs: no reference copy held
+    objective: str = "sft"  # what train.objective runs: see thrifty.plan.objective
+    precompute_ref_logps: bool = False  # train.precompute_ref_logps: no reference copy for full/freeze
+    num_generations: int = 4  # grpo: train.num_generations
+    max_completion_length: int = 64  # grpo: train.max_completion_length
+
+    def objective_cost(self) -> ObjectiveCost:
+        return objective_cost(
+            self.objective,
+            self.method.name,
+            self.precompute_ref_logps,
+            self.num_generations,
+            self.max_completion_length,
+        )
 
     def validate(self) -> None:
-        for name in ("seq_len", "micro_batch", "grad_accum", "tokens", "gpus"):
+        names = ("seq_len", "micro_batch", "grad_accum", "tokens", "gpus", "max_completion_length")
+        for name in names:
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)})")
+        if self.num_generations < 2:
+            raise UserError(f"--num-generations must be at least 2 (got {self.num_generations})")
         if self.offload != "none":
             self._validate_offload()
 
@@ -80,38 +94,37 @@ def make_plan(req: PlanRequest) -> dict[str, Any]:
     config = resolve_config(req.model, req.revision, req.trust_remote_code)
     counts = count_params(config, req.method)
     quant = method_info(req.method.name).quantization
+    objective = req.objective_cost()
+    seq_len = objective.seq_len(req.seq_len)  # grpo: prompt + completion
     # PyTorch's SDPA runs a fused (flash-style) kernel on CPUs too, so "flash" is right there as well.
-    profile = activation_profile(config, req.method, req.seq_len, req.precision, req.attention)
-    settings = objective_plan.memory_settings(_settings(req, quant), req.objective)
-    memory = estimate_memory(config, counts, req.method, settings, profile)
-    frozen_bytes = 4 if req.device == "cpu" else COMPUTE_BYTES[req.precision]
-    trains_base = method_info(req.method.name).trains_base
-    memory, reference_bytes = objective_plan.adjust_memory(
-        memory, req.objective, req.precompute_ref_logps, trains_base, counts.base, frozen_bytes
+    profile = activation_profile(
+        profile_config(config, objective), req.method, seq_len, req.precision, req.attention
     )
+    settings = _settings(req, quant)
+    memory = estimate_memory(config, counts, req.method, settings, profile)
+    trained = objective.trained_tokens(req.tokens, req.seq_len)
     flops = compute.train_flops(
         config,
         counts.base,
         counts.trainable,
         req.method.variant,
-        req.tokens,
-        req.seq_len,
+        trained,
+        seq_len,
         req.gradient_checkpointing,
     )
-    flops = objective_plan.adjust_flops(flops, req.objective, req.precompute_ref_logps)
+    extra = _objective_flops(req, objective, config, counts.base)
+    flops += extra
     mfu, mfu_source = compute.calibrated_mfu(req.method.variant, req.device, req.runs_dir)
 
     def fits_on(gpu_key: str, count: int) -> bool:
         per_gpu = estimate_memory(
             config, counts, req.method, replace(settings, gpus=count, device="cuda"), profile
         )
-        return per_gpu.total + reference_bytes <= HEADROOM * gpus()[gpu_key]["memory_gib"] * 2**30
+        return per_gpu.total <= HEADROOM * gpus()[gpu_key]["memory_gib"] * 2**30
 
     plan: dict[str, Any] = {
         "model": req.model,
         "method": req.method.variant,
-        "objective": req.objective,
-        "reference_weights_bytes": reference_bytes,
         "architecture": getattr(config, "model_type", "?"),
         "trainable_params": counts.trainable,
         "total_params": counts.total,
@@ -133,6 +146,7 @@ def make_plan(req: PlanRequest) -> dict[str, Any]:
         "mfu": mfu,
         "mfu_source": mfu_source,
         "options": cost.options(flops, req.precision, mfu, fits_on, req.price_file),
+        "objective": describe(objective, req.tokens, req.seq_len, extra, memory.reference_weights),
     }
     if req.device == "cpu":
         plan["cpu_seconds"] = flops / (compute.cpu_peak_flops(req.precision) * mfu)
@@ -141,10 +155,21 @@ def make_plan(req: PlanRequest) -> dict[str, Any]:
     return plan
 
 
+def _objective_flops(req: PlanRequest, objective: ObjectiveCost, config, base_params: int) -> float:
+    """No-grad forwards the objective adds: reference and KL passes over the trained tokens, and grpo's
+    generation (one forward per generated token; see thrifty.plan.objective)."""
+    seq_len = objective.seq_len(req.seq_len)
+    passes = objective.forward_passes * objective.trained_tokens(req.tokens, req.seq_len)
+    generated = objective.examples(req.tokens, req.seq_len) * objective.generated_tokens
+    return compute.forward_flops(config, base_params, passes + generated, seq_len)
+
+
 def _settings(req: PlanRequest, quant: str | None) -> MemorySettings:
+    objective = req.objective_cost()
     return MemorySettings(
+        objective=objective,
         micro_batch=req.micro_batch,
-        seq_len=req.seq_len,
+        seq_len=objective.seq_len(req.seq_len),
         precision=req.precision,
         gradient_checkpointing=req.gradient_checkpointing,
         optimizer=req.optimizer,
@@ -192,7 +217,7 @@ def fit_to_gpu(req: PlanRequest, config, counts: ParamCounts, profile) -> dict[s
         "settings": best,
     }
     if best is None:
-        result["suggestions"] = _suggestions(req, config, counts)
+        result["suggestions"] = _suggestions(req, config, counts, profile)
     return result
 
 
@@ -202,7 +227,7 @@ def _quant_choices(method: MethodConfig) -> list[str | None]:
     return [None, "int8", "nf4"] if info.low_rank and not info.quantization else [info.quantization]
 
 
-def _suggestions(req: PlanRequest, config, counts: ParamCounts) -> list[str]:
+def _suggestions(req: PlanRequest, config, counts: ParamCounts, profile) -> list[str]:
     out = []
     if method_info(req.method.name).trains_base != "none":
         out.append(
@@ -222,6 +247,7 @@ def _suggestions(req: PlanRequest, config, counts: ParamCounts) -> list[str]:
             gradient_checkpointing=True,
             device="cuda",
         ),
+        profile,
     ).total
     bigger = sorted(
         (g["memory_gib"], k) for k, g in gpus().items() if g["memory_gib"] * 2**30 * HEADROOM >= need

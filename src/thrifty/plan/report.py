@@ -17,6 +17,8 @@ def print_plan(plan: dict[str, Any], top: int = 12) -> None:
         f"{plan['trainable_params']:,} trainable of {plan['total_params']:,} "
         f"({plan['trainable_percent']:.3f}%)"
     )
+    if plan.get("objective", {}).get("name", "sft") != "sft":
+        console.print(objective_line(plan["objective"]))
     mem = Table(title=f"peak memory per device: {gib(plan['peak_memory_bytes'])}")
     mem.add_column("part")
     mem.add_column("bytes", justify="right")
@@ -35,6 +37,21 @@ def print_plan(plan: dict[str, Any], top: int = 12) -> None:
     for key in ("owned", "roi"):
         if key in plan:
             console.print(f"{key}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in plan[key].items()))
+
+
+def objective_line(o: dict[str, Any]) -> str:
+    """What the objective counts, in one line under the title."""
+    parts = [
+        f"objective {o['name']}: {o['sequences_per_forward']} sequence(s) of {o['sequence_tokens']} tokens "
+        f"per micro-batch slot, {o['trained_tokens']:,} tokens trained"
+    ]
+    if o["generated_tokens"]:
+        parts.append(f"{o['generated_tokens']:,} generated")
+    if o["reference_weights_bytes"]:
+        parts.append(f"reference copy {gib(o['reference_weights_bytes'])}")
+    if o["score_head"]:
+        parts.append("score head (no vocab logits)")
+    return ", ".join(parts)
 
 
 def options_table(rows: list[dict[str, Any]]) -> Table:
