@@ -44,3 +44,15 @@ def test_win_rate_counts_ties_half():
         "ties": 1,
         "losses": 1,
     }
+
+
+def test_eval_of_a_kto_run_reads_its_data_as_answers(tiny_model, tmp_path):
+    """KTO's prompt/completion/label rows are no pairs: eval scores them as prompt_completion answers."""
+    from tests.objectives.test_orpo_simpo_kto import kto_rows, objective_args
+
+    data = write_jsonl(tmp_path / "kto.jsonl", kto_rows())
+    run = tmp_path / "kto"
+    assert main(objective_args("kto", tiny_model, data, run, steps=1)) == 0
+    assert main(["eval", str(run), "--max-new-tokens", "2", "--no-progress"]) == 0
+    report = json.loads((run / "eval.json").read_text())
+    assert report["data_format"] == "prompt_completion" and "preference" not in report
