@@ -87,6 +87,9 @@ def profile_config(config, cost: ObjectiveCost):
         return config
     scored = copy.deepcopy(config)
     scored.vocab_size = 1
+    for name in ("pad_token_id", "bos_token_id", "eos_token_id"):  # ids past a one-entry vocabulary
+        if isinstance(getattr(scored, name, None), int) and getattr(scored, name) >= 1:
+            setattr(scored, name, None)
     return scored
 
 
