@@ -24,6 +24,7 @@ class ObjectiveInfo:
     reference: Literal["none", "frozen"] = "none"
     head: Literal["causal_lm", "score"] = "causal_lm"  # reward: a sequence-classification head (one score)
     online: bool = False  # generates its own completions while training (GRPO)
+    pairs: bool = False  # reads prompt/chosen/rejected pairs (both sides go through the model)
 
 
 OBJECTIVES: dict[str, ObjectiveInfo] = {
@@ -34,13 +35,15 @@ OBJECTIVES: dict[str, ObjectiveInfo] = {
     "dpo": ObjectiveInfo(
         "Direct preference optimisation (TRL DPOTrainer): prefer the chosen answer over the rejected one, "
         "relative to the frozen reference.",
-        "prompt, chosen, rejected (strings or chat message lists), or a chosen/rejected conversation pair",
+        "prompt, chosen, rejected (strings or chat message lists)",
         reference="frozen",
+        pairs=True,
     ),
     "orpo": ObjectiveInfo(
         "Odds-ratio preference optimisation (TRL ORPOTrainer): SFT on the chosen answer plus an odds-ratio "
         "penalty on the rejected one; no reference model.",
         "prompt, chosen, rejected",
+        pairs=True,
     ),
     "kto": ObjectiveInfo(
         "Kahneman-Tversky optimisation (TRL KTOTrainer): unpaired answers labelled desirable or not, "
@@ -52,12 +55,14 @@ OBJECTIVES: dict[str, ObjectiveInfo] = {
         "Simple preference optimisation (TRL CPOTrainer, loss simpo): length-normalised log-probabilities "
         "with a target margin; no reference model.",
         "prompt, chosen, rejected",
+        pairs=True,
     ),
     "reward": ObjectiveInfo(
         "A reward model (TRL RewardTrainer): a one-score head learns to rank the chosen answer above the "
         "rejected one (Bradley-Terry); the folder then serves GRPO's `train.reward`.",
         "prompt, chosen, rejected",
         head="score",
+        pairs=True,
     ),
     "grpo": ObjectiveInfo(
         "Group relative policy optimisation (TRL GRPOTrainer): samples `num_generations` answers per prompt "

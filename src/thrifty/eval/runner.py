@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from thrifty.config.objectives import OBJECTIVES
 from thrifty.errors import UserError
 from thrifty.inference.device import choose_device
 from thrifty.inference.run_folder import RunFolder, load_base, load_tokenizer_for, load_tuned, open_run
 
 EVAL_JSON = "eval.json"
-PAIRED = ("dpo", "orpo", "simpo")  # objectives trained on prompt/chosen/rejected pairs
 EVAL_MD = "eval.md"
 
 
@@ -202,7 +202,7 @@ def load_eval_set(run: RunFolder, options: EvalOptions, tokenizer) -> EvalSet:
     config = run.config.data
     pairs: list[dict[str, Any]] = []
     if (options.data and is_preference_file(options.data, config)) or (
-        not options.data and run.config.train.objective in PAIRED
+        not options.data and OBJECTIVES[run.config.train.objective].pairs  # (reward runs were refused)
     ):  # pairs: scored on the chosen answers, plus TRL's preference figures (kto/grpo data read as SFT)
         pairs, canonical, source = held_out_pairs(run, options.data, tokenizer)
         examples, fmt = as_answers(canonical), "preference"

@@ -24,7 +24,7 @@ from thrifty.config.objectives import OBJECTIVES
 from thrifty.errors import UserError
 from thrifty.methods.table import method_info
 
-PAIRED = ("dpo", "orpo", "simpo", "reward")
+PAIRED = tuple(name for name, info in OBJECTIVES.items() if info.pairs)
 
 
 @dataclass(frozen=True)
