@@ -8,6 +8,9 @@ import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # tests never touch a model hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# precision auto would pick bf16-base on CPUs with bf16 instructions: the suite runs alike on every CPU
+# kind (tight comparisons are fp32); tests of bf16-base ask for it (tests/test_hardware.py).
+os.environ["THRIFTY_CPU_BF16"] = "0"
 
 CHATML = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"

@@ -179,3 +179,22 @@ def test_a_real_cpu_allocation_failure_counts_as_out_of_memory():
 
     choice = search_micro_batch(torch.nn.Linear(2, 2), _rows(8), lambda rows: rows, 8, _probe(), step)
     assert choice.micro_batch_size in (1, 2) and choice.tried[-1] == {"size": 4, "note": "out of memory"}
+
+
+def test_bf16_base_keeps_the_base_in_bf16_and_the_adapter_in_fp32(tiny_model, alpaca_file, tmp_path):
+    from safetensors import safe_open
+
+    from thrifty.config import load_config
+    from thrifty.train.run import train
+
+    overrides = [f"model.name={tiny_model}", f"data.path={alpaca_file}", f"output.dir={tmp_path / 'run'}"]
+    overrides += ["train.precision=bf16-base", "train.max_steps=2", "data.max_seq_len=128"]
+    result = train(load_config(None, overrides), progress=False)
+    assert result.summary["precision"] == "bf16-base"
+    params = dict(result.model.named_parameters())
+    trainable = {n: p.dtype for n, p in params.items() if p.requires_grad}
+    frozen = {p.dtype for p in params.values() if not p.requires_grad}
+    assert trainable and set(trainable.values()) == {torch.float32} and frozen == {torch.bfloat16}
+    assert result.summary["eval_loss_after"] < result.summary["eval_loss_before"]  # it learned
+    with safe_open(tmp_path / "run" / "adapter" / "adapter_model.safetensors", "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float32}

@@ -168,9 +168,13 @@ class TrainConfig(Section, ObjectiveFields):
         description="Optimizer: adamw_torch, adamw_torch_fused, adamw_bnb_8bit (8-bit states, 1/4 of the memory), "
         "paged_adamw_8bit (8-bit, pages to CPU under memory pressure on CUDA), sgd, adafactor.",
     )
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+    precision: Literal["auto", "fp32", "bf16", "bf16-base", "fp16"] = Field(
         "auto",
-        description="Compute precision: auto picks bf16 on GPUs that support it (fp16 on older ones) and fp32 on CPUs, where bf16 autocast measured slower.",
+        description="Compute precision. bf16/fp16: mixed precision (autocast) over fp32 weights. bf16-base: "
+        "the frozen base stored in bf16 (its matmuls in bf16, no per-step casts) while adapters, gradients "
+        "and optimizer stay fp32, for methods that freeze the whole base. auto: bf16 on GPUs that support "
+        "it (fp16 on older ones); on CPUs bf16-base for adapter methods where the CPU has bf16 "
+        "instructions (avx512_bf16 or amx_bf16), else fp32 (docs/performance.md has the measurements).",
     )
     gradient_checkpointing: bool = Field(
         False, description="Recompute activations in the backward pass: less memory, ~30% more compute."
@@ -184,6 +188,12 @@ class TrainConfig(Section, ObjectiveFields):
         True,
         description="Compute the output head's logits only where the next token is learned (answers, not "
         "prompts): same loss, less compute and memory for large vocabularies. Off: logits everywhere.",
+    )
+    chunked_loss: bool = Field(
+        True,
+        description="Compute the output head and cross-entropy a chunk of tokens at a time (Liger's fused "
+        "kernel on CUDA when installed): the tokens x vocab logits never exist at once, for the same loss "
+        "and gradients. Off: the model's own head and loss (more memory for large vocabularies).",
     )
     auto_micro_batch: Literal["auto", "on", "off"] = Field(
         "auto",

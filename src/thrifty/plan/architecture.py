@@ -144,9 +144,16 @@ def _register_flash_like() -> str:
 
 
 def saved_activation_bytes(
-    base_config, method: MethodConfig, batch: int, seq_len: int, dtype: torch.dtype, attention: str = "sdpa"
+    base_config,
+    method: MethodConfig,
+    batch: int,
+    seq_len: int,
+    dtype: torch.dtype,
+    attention: str = "sdpa",
+    labels: bool = True,
 ) -> int:
-    """Bytes autograd saves for backward in one forward pass with labels (logits and loss included).
+    """Bytes autograd saves for backward in one forward pass with labels (logits and loss included);
+    labels False: without the loss, so the logits (nothing keeps them) are left out.
 
     attention: "flash" (fused kernel, no seq^2 scores: GPUs), "sdpa" or "eager" (as PyTorch runs them).
     """
@@ -176,5 +183,5 @@ def saved_activation_bytes(
 
     ids = torch.zeros(batch, seq_len, dtype=torch.long, device="meta")
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(input_ids=ids, labels=ids)
+        model(input_ids=ids, labels=ids if labels else None)
     return int(sum(saved.values()))

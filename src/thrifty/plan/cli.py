@@ -61,8 +61,19 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="Micro-batch per GPU (sequences per forward).")
     p.add_argument("--grad-accum", type=int, default=1, help="Gradient accumulation steps.")
     p.add_argument("--tokens", default="10M", help="Training tokens in all (epochs x dataset): 20M, 1.5B ...")
-    p.add_argument("--precision", default="bf16", choices=["bf16", "fp16", "fp32"], help="Compute precision.")
+    p.add_argument(
+        "--precision",
+        default="bf16",
+        choices=["bf16", "fp16", "fp32", "bf16-base"],
+        help="Compute precision (bf16-base: frozen base stored in bf16, adapters fp32; CPUs with bf16).",
+    )
     p.add_argument("--gradient-checkpointing", action="store_true", help="Recompute activations in backward.")
+    p.add_argument(
+        "--plain-loss",
+        action="store_true",
+        help="Plan the model's own head and cross-entropy (train.chunked_loss=false) instead of the "
+        "chunked loss thrifty trains sft with (no tokens x vocab logits).",
+    )
     p.add_argument(
         "--optimizer",
         default="adamw",
@@ -121,6 +132,7 @@ def request_from_args(args: argparse.Namespace):
         tokens=parse_tokens(args.tokens),
         precision=args.precision,
         gradient_checkpointing=args.gradient_checkpointing,
+        chunked_loss=not args.plain_loss,
         optimizer=args.optimizer,
         gpu=args.gpu,
         gpus=args.gpus,

@@ -116,6 +116,9 @@ def cpu_peak_flops(precision: str = "fp32") -> float:
     cache_file = thrifty_home() / "cpu_peak.json"
     stored = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
     # "v2": sizes 1024 and 2048, 10 reps; readings of the older one-size measurement are not reused.
+    from thrifty.hardware import matmul_precision
+
+    precision = matmul_precision(precision)
     key = f"{precision}-{torch.get_num_threads()}-v2"
     if key not in stored:
         dtype = torch.bfloat16 if precision == "bf16" else torch.float32

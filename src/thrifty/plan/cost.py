@@ -2,12 +2,14 @@
 
 from typing import Any
 
+from thrifty.hardware import matmul_precision
 from thrifty.plan.catalog import gpus, prices
 
 ELECTRICITY_USD_PER_KWH = 0.15  # owned-GPU running cost; override with --power-price
 
 
 def gpu_seconds(flops: float, gpu: dict[str, Any], precision: str, mfu: float, count: int) -> float:
+    precision = matmul_precision(precision)
     peak = gpu[f"{precision}_tflops"] * 1e12 if gpu.get(f"{precision}_tflops") else gpu["fp32_tflops"] * 1e12
     return flops / (peak * mfu * count)
 

@@ -34,6 +34,7 @@ def plan_for_run(
         tokens=max(1, int(steps * per_step * tokens_per_example)),
         precision=precision,
         gradient_checkpointing=t.gradient_checkpointing,
+        chunked_loss=t.chunked_loss,
         optimizer=PLAN_OPTIMIZER.get(t.optimizer, "adamw"),
         device="cpu" if device == "cpu" else "cuda",
         attention="sdpa",

@@ -13,10 +13,12 @@ import torch
 
 from thrifty.config.schema import MethodConfig
 from thrifty.methods.table import method_info
+from thrifty.models.chunked_loss import chunk_tokens
 from thrifty.plan.architecture import ParamCounts, saved_activation_bytes
 from thrifty.plan.objective import ObjectiveCost, objective_memory
 
-COMPUTE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+COMPUTE_BYTES = {"fp32": 4, "bf16": 2, "bf16-base": 2, "fp16": 2}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "bf16-base": torch.bfloat16, "fp16": torch.float16}
 # Bytes per quantized weight. NF4: 4 bits + one absmax per 64 weights; double quantization stores
 # that absmax in 8 bits plus an fp32 constant per 256 blocks: 0.5 + 1/64 + 4/(64*256) bytes.
 QUANT_BYTES = {"nf4": 0.5 + 1 / 64 + 4 / (64 * 256), "int8": 1.0 + 4 / 4096}
@@ -48,6 +50,9 @@ class MemorySettings:
     strategy: str = "ddp"  # ddp | fsdp | zero2 | zero3
     offload: str = "none"  # none | optimizer | params: states kept in CPU RAM (ZeRO-Offload, FSDP offload)
     objective: ObjectiveCost = field(default_factory=ObjectiveCost)  # what the objective runs per step
+    # The loss head as training computes it: chunked (thrifty's, or Liger's on CUDA) builds no
+    # tokens x vocab logits; plain is the model's own head and cross-entropy (TRL's objectives).
+    chunked_loss: bool = False
 
 
 @dataclass
@@ -76,10 +81,16 @@ class MemoryBreakdown:
 
 
 def activation_profile(
-    config, method: MethodConfig, seq_len: int, precision: str, attention: str = "sdpa"
+    config,
+    method: MethodConfig,
+    seq_len: int,
+    precision: str,
+    attention: str = "sdpa",
+    chunked_loss: bool = False,
 ) -> tuple[int, int]:
-    """(bytes per decoder layer, bytes outside the layers) saved for one sequence of `seq_len` tokens."""
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    """(bytes per decoder layer, bytes outside the layers) saved for one sequence of `seq_len` tokens;
+    chunked_loss: without the plain loss's logits (estimate_memory adds what the chunked loss keeps)."""
+    dtype = DTYPES[precision]
     # freeze on the 1- and 2-layer copies: at most as many trainable layers as the copy has.
     one, two = (
         saved_activation_bytes(
@@ -89,6 +100,7 @@ def activation_profile(
             seq_len,
             dtype,
             attention,
+            labels=not chunked_loss,
         )
         for n in (1, 2)
     )
@@ -113,7 +125,8 @@ def estimate_memory(
     per_layer, outside = profile or activation_profile(config, method, s.seq_len, s.precision)
     layers = config.num_hidden_layers
     compute = COMPUTE_BYTES[s.precision]
-    frozen_dtype = 4 if s.device == "cpu" else compute  # thrifty loads fp32 on CPUs and autocasts
+    # thrifty loads fp32 on CPUs and autocasts, unless the frozen base is stored in bf16 (bf16-base)
+    frozen_dtype = 4 if s.device == "cpu" and s.precision != "bf16-base" else compute
     trains_base = method_info(method.name).trains_base
     trainable_in_base = {"all": counts.base, "some": counts.trainable, "none": 0}[trains_base]
     frozen = counts.base - trainable_in_base
@@ -139,7 +152,11 @@ def estimate_memory(
     adapters = "adapters" if method_info(method.name).adapter else "no_adapters"
     factor = CPU_ACTIVATION_FACTOR[adapters] if s.device == "cpu" else CUDA_ACTIVATION_FACTOR
     activations = int(activations * factor)
-    loss_transient = s.micro_batch * s.seq_len * config.vocab_size * 4  # fp32 gradient of the logits
+    if s.chunked_loss:
+        activations += chunked_loss_saved(config, s, trains_base == "all")
+        loss_transient = chunked_loss_transient(config.vocab_size, s.micro_batch * s.seq_len)
+    else:
+        loss_transient = s.micro_batch * s.seq_len * config.vocab_size * 4  # fp32 gradient of the logits
     activations, loss_transient, reference = objective_memory(
         s.objective, activations, loss_transient, counts.base, frozen_dtype
     )
@@ -155,6 +172,20 @@ def estimate_memory(
         reference_weights=int(reference / shard["weights"]),
     )
     return offloaded(on_device, s)
+
+
+def chunked_loss_saved(config, s: MemorySettings, head_trains: bool) -> int:
+    """What the chunked loss keeps for backward (models/chunked_loss.py): the hidden states' gradient
+    (tokens x hidden, compute dtype) and, when the head trains, its weight's gradient in fp32."""
+    tokens = s.micro_batch * s.seq_len
+    kept = tokens * config.hidden_size * COMPUTE_BYTES[s.precision]
+    return kept + (config.vocab_size * config.hidden_size * 4 if head_trains else 0)
+
+
+def chunked_loss_transient(vocab_size: int, tokens: int) -> int:
+    """One chunk's fp32 logits, turned into their gradient in place, beside the log-sum-exp and the
+    cast or softcap temporaries: two chunk x vocab fp32 buffers at most."""
+    return 2 * min(tokens, chunk_tokens(vocab_size)) * vocab_size * 4
 
 
 def offloaded(b: MemoryBreakdown, s: MemorySettings) -> MemoryBreakdown:

@@ -41,6 +41,16 @@ class PlanRequest:
     precompute_ref_logps: bool = False  # train.precompute_ref_logps: no reference copy for full/freeze
     num_generations: int = 4  # grpo: train.num_generations
     max_completion_length: int = 64  # grpo: train.max_completion_length
+    chunked_loss: bool = True  # train.chunked_loss: sft computes its loss head chunked (or Liger's)
+
+    def loss_chunked(self, model_type: str) -> bool:
+        """Whether training computes this plan's loss head chunked: thrifty's own batches (sft), an
+        architecture the chunked loss knows, and not turned off."""
+        from thrifty.config.objectives import OBJECTIVES
+        from thrifty.models.chunked_loss import CHUNKED_MODEL_TYPES
+
+        thrifty_batches = self.objective == "sft" and OBJECTIVES[self.objective].head == "causal_lm"
+        return self.chunked_loss and thrifty_batches and model_type in CHUNKED_MODEL_TYPES
 
     def objective_cost(self) -> ObjectiveCost:
         return objective_cost(
@@ -97,10 +107,11 @@ def make_plan(req: PlanRequest) -> dict[str, Any]:
     objective = req.objective_cost()
     seq_len = objective.seq_len(req.seq_len)  # grpo: prompt + completion
     # PyTorch's SDPA runs a fused (flash-style) kernel on CPUs too, so "flash" is right there as well.
+    chunked = req.loss_chunked(getattr(config, "model_type", ""))
     profile = activation_profile(
-        profile_config(config, objective), req.method, seq_len, req.precision, req.attention
+        profile_config(config, objective), req.method, seq_len, req.precision, req.attention, chunked
     )
-    settings = _settings(req, quant)
+    settings = _settings(req, quant, config)
     memory = estimate_memory(config, counts, req.method, settings, profile)
     trained = objective.trained_tokens(req.tokens, req.seq_len)
     flops = compute.train_flops(
@@ -126,6 +137,7 @@ def make_plan(req: PlanRequest) -> dict[str, Any]:
         "model": req.model,
         "method": req.method.variant,
         "architecture": getattr(config, "model_type", "?"),
+        "loss_head": "chunked" if chunked else "plain",
         "trainable_params": counts.trainable,
         "total_params": counts.total,
         "base_params": counts.base,
@@ -164,7 +176,7 @@ def _objective_flops(req: PlanRequest, objective: ObjectiveCost, config, base_pa
     return compute.forward_flops(config, base_params, passes + generated, seq_len)
 
 
-def _settings(req: PlanRequest, quant: str | None) -> MemorySettings:
+def _settings(req: PlanRequest, quant: str | None, config) -> MemorySettings:
     objective = req.objective_cost()
     return MemorySettings(
         objective=objective,
@@ -178,6 +190,7 @@ def _settings(req: PlanRequest, quant: str | None) -> MemorySettings:
         gpus=req.gpus,
         strategy=req.strategy,
         offload=req.offload,
+        chunked_loss=req.loss_chunked(getattr(config, "model_type", "")),
     )
 
 
@@ -191,7 +204,10 @@ def fit_to_gpu(req: PlanRequest, config, counts: ParamCounts, profile) -> dict[s
         for ckpt in (False, True):
             for quant in _quant_choices(req.method):
                 s = replace(
-                    _settings(req, quant), micro_batch=micro, gradient_checkpointing=ckpt, device="cuda"
+                    _settings(req, quant, config),
+                    micro_batch=micro,
+                    gradient_checkpointing=ckpt,
+                    device="cuda",
                 )
                 mem = estimate_memory(config, counts, req.method, s, profile).total
                 if mem <= limit:
@@ -242,7 +258,7 @@ def _suggestions(req: PlanRequest, config, counts: ParamCounts, profile) -> list
         counts,
         req.method,
         replace(
-            _settings(req, method_info(req.method.name).quantization),
+            _settings(req, method_info(req.method.name).quantization, config),
             micro_batch=1,
             gradient_checkpointing=True,
             device="cuda",

@@ -88,7 +88,7 @@ def train(
         return RunResult(s.run_dir, {"plan": s.plan}, None, s.tokenizer, s.data)
     reset_peak_memory()
     rss_before = current_memory_bytes()
-    model = build_model(s.model_path, s.config)
+    model = build_model(s.model_path, s.config, s.precision)
     if ranks.is_main():  # one writer; the others wait until the folder is claimed
         open_run_dir(s.run_dir, s.config, s.resume.checkpoint)
     ranks.barrier()
@@ -206,7 +206,7 @@ def setup(config: RunConfig, plan_only: bool, resume: str | None, resume_force: 
     resume_plan = None if plan_only else plan_resume(config, run_dir, resume, resume_force)
     if ignored := ignored_fields(config.train):
         print(f"note: objective {config.train.objective} does not read {', '.join(ignored)}", file=sys.stderr)
-    precision = resolve_precision(config.train.precision)
+    precision = resolve_precision(config.train.precision, config.method.name)
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
     data = get_objective(config.train.objective).prepare_data(config.data, tokenizer, config.train.seed)

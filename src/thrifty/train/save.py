@@ -142,11 +142,20 @@ def speed_summary(trainer, config: RunConfig, train_seconds: float) -> dict[str,
     data_seconds = getattr(collate, "seconds", 0.0)
     return {
         "packing": uses_packing(config),
+        # chunked: thrifty's chunked head+loss; liger: Liger's fused one (CUDA); plain: the model's own
+        "loss_head": loss_head(trainer.model),
         "micro_batch_size": config.train.micro_batch_size,
         "gradient_accumulation_steps": config.train.gradient_accumulation_steps,
         "data_seconds": round(data_seconds, 3),
         "data_time_share": round(data_seconds / max(train_seconds, 1e-9), 5),
     }
+
+
+def loss_head(model) -> str:
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if getattr(inner, "_thrifty_chunked_loss", False):
+        return "chunked"
+    return "liger" if "liger" in (getattr(inner.forward, "__module__", None) or "") else "plain"
 
 
 def count_parameters(model) -> tuple[int, int]:

@@ -52,6 +52,16 @@ def make_collator(config: RunConfig, tokenizer, device: str) -> TimedCollator:
     return TimedCollator(PadCollator(tokenizer.pad_token_id))
 
 
+def chunk_loss(model, config: RunConfig, device: str) -> bool:
+    """The chunked head+loss on the model, unless Liger's fused one runs instead or the run turned it
+    off; returns whether it is on (an architecture it does not know keeps its own loss)."""
+    if not config.train.chunked_loss or use_liger(device):
+        return False
+    from thrifty.models.chunked_loss import install
+
+    return install(model)
+
+
 def trainer_kwargs(config: RunConfig, device: str) -> dict[str, Any]:
     """TrainingArguments that depend on the speed decisions."""
     return {
@@ -136,7 +146,7 @@ def choose_micro_batch(model, rows, collate, config: RunConfig, saved: dict[str,
     if "micro_batch" in saved:
         micro, accum = saved["micro_batch"]
     elif wants_micro_batch_search(t.auto_micro_batch, device):
-        probe = device_probe(device, resolve_precision(t.precision))
+        probe = device_probe(device, resolve_precision(t.precision, config.method.name))
         place_model(model, probe.device)
         prepare_like_trainer(model, config, device)
         effective = t.micro_batch_size * t.gradient_accumulation_steps

@@ -11,8 +11,9 @@ from thrifty.data import PreparedData
 from thrifty.hardware import device_name
 
 
-def build_model(model_path: str, config: RunConfig) -> Any:
-    """Load the base the way the method needs it (weights, 4/8-bit, or random) and adapt it."""
+def build_model(model_path: str, config: RunConfig, precision: str = "fp32") -> Any:
+    """Load the base the way the method needs it (weights, 4/8-bit, or random) and adapt it.
+    precision bf16-base loads the base in bf16; peft keeps the adapter weights it adds in fp32."""
     import torch
 
     from thrifty.config.objectives import OBJECTIVES
@@ -22,7 +23,10 @@ def build_model(model_path: str, config: RunConfig) -> Any:
     method = get_method(config.method.name)
     head = OBJECTIVES[config.train.objective].head
     torch.manual_seed(config.train.seed)  # random init, the reward head and adapter init follow the seed
-    base = load_model(model_path, config.model, method.quantization, method.random_init, head)
+    model_config = config.model
+    if precision == "bf16-base":
+        model_config = model_config.model_copy(update={"dtype": "bfloat16"})
+    base = load_model(model_path, model_config, method.quantization, method.random_init, head)
     if config.train.gradient_checkpointing:
         base.config.use_cache = False
     return method.apply(base, config.method)
@@ -33,7 +37,7 @@ def prepare_speed(model, tokenizer, data: PreparedData, config: RunConfig, saved
     config the trainer runs with, the collator, and the state a resume needs to replay the same batches."""
     from thrifty.distributed.rank import launched
     from thrifty.objectives import get_objective
-    from thrifty.train.speed import choose_micro_batch, compile_model, make_collator
+    from thrifty.train.speed import choose_micro_batch, chunk_loss, compile_model, make_collator
 
     device = device_name()
     compile_model(model, config.train.compile, device)
@@ -43,6 +47,7 @@ def prepare_speed(model, tokenizer, data: PreparedData, config: RunConfig, saved
         data_config = config.data.model_copy(update={"packing": False})
         return config.model_copy(update={"data": data_config}), None, {}
     collate = make_collator(config, tokenizer, device)
+    chunk_loss(model, config, device)
     if launched():  # the search measures one device alone; every rank must keep the same micro-batch
         config = config.model_copy(
             update={"train": config.train.model_copy(update={"auto_micro_batch": "off"})}
