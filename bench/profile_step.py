@@ -63,6 +63,7 @@ def heading(event, ancestors: list[str], vocab: int, rank: int) -> str:
 def shares(events, vocab: int, rank: int) -> tuple[dict[str, float], float]:
     """Seconds per heading over the profiled steps (self times), and the steps' total."""
     seconds: dict[str, float] = defaultdict(float)
+    by_op: dict[str, float] = defaultdict(float)
     for event in events:
         ancestors, parent = [], event.cpu_parent
         while parent is not None:
@@ -70,8 +71,10 @@ def shares(events, vocab: int, rank: int) -> tuple[dict[str, float], float]:
             parent = parent.cpu_parent
         if not any(a.startswith("ProfilerStep") for a in [event.name, *ancestors]):
             continue  # outside the profiled steps (the Trainer's setup, the step boundary)
-        seconds[heading(event, ancestors, vocab, rank)] += event.self_cpu_time_total / 1e6
-    return dict(seconds), sum(seconds.values())
+        where = heading(event, ancestors, vocab, rank)
+        seconds[where] += event.self_cpu_time_total / 1e6
+        by_op[f"{where}: {event.name}"] += event.self_cpu_time_total / 1e6
+    return dict(seconds), sum(seconds.values()), dict(by_op)
 
 
 def profile_precision(precision: str, args, tmp: str) -> dict:
@@ -107,13 +110,15 @@ def profile_precision(precision: str, args, tmp: str) -> dict:
     config = load_config(DEMO_CONFIG, overrides)
     result = train(config, progress=False, callbacks=[Step()])
     vocab = result.model.get_output_embeddings().weight.shape[0]
-    seconds, total = shares(profiler.events(), vocab, config.method.rank)
+    seconds, total, by_op = shares(profiler.events(), vocab, config.method.rank)
+    top = sorted(by_op.items(), key=lambda kv: -kv[1])[: args.top]
     return {
         "precision": result.summary["precision"],
         "tokens_per_second": result.summary["tokens_per_second"],
         "step_seconds": total / args.active,
         "seconds": seconds,
         "shares": {h: seconds.get(h, 0.0) / total for h in HEADINGS},
+        "top_ops": [{"op": name, "share": sec / total} for name, sec in top],
     }
 
 
@@ -137,6 +142,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=2, help="Optimizer steps run before profiling.")
     parser.add_argument("--active", type=int, default=3, help="Optimizer steps profiled.")
     parser.add_argument("--set", action="append", default=[], help="Extra config override (repeatable).")
+    parser.add_argument("--top", type=int, default=12, help="Ops listed per precision, by self time.")
     parser.add_argument("--json", help="Also write the figures here.")
     args = parser.parse_args()
 
@@ -149,6 +155,11 @@ def main() -> int:
             rows.append(profile_precision(precision, args, tmp))
             print(f"{precision}: {rows[-1]['step_seconds']:.2f} s/step", file=sys.stderr, flush=True)
     print(table(rows))
+    for row in rows:  # the levers: which ops the biggest headings are made of
+        print(
+            f"\ntop ops, {row['precision']}: "
+            + "; ".join(f"{t['op']} {100 * t['share']:.1f}%" for t in row["top_ops"])
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)

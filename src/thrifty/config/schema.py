@@ -171,8 +171,8 @@ class TrainConfig(Section, ObjectiveFields):
     precision: Literal["auto", "fp32", "bf16", "bf16-base", "fp16"] = Field(
         "auto",
         description="Compute precision. bf16/fp16: mixed precision (autocast) over fp32 weights. bf16-base: "
-        "the frozen base stored in bf16 (its matmuls in bf16, no per-step casts) while adapters, gradients "
-        "and optimizer stay fp32, for methods that freeze the whole base. auto: bf16 on GPUs that support "
+        "the frozen base stored in bf16 (no per-step casts of it) and bf16 autocast, while adapter weights, "
+        "gradients and optimizer stay fp32, for methods that freeze the whole base. auto: bf16 on GPUs that support "
         "it (fp16 on older ones); on CPUs bf16-base for adapter methods where the CPU has bf16 "
         "instructions (avx512_bf16 or amx_bf16), else fp32 (docs/performance.md has the measurements).",
     )

@@ -174,11 +174,13 @@ def saved_activation_bytes(
                 module.weight.requires_grad_(True)
     param_ids = {id(p) for p in model.parameters()}
     saved: dict[int, int] = {}
+    held = []  # every counted tensor stays alive, so a freed one's id is never reused by a new one
 
     def pack(tensor):
         base = tensor._base if tensor._base is not None else tensor  # a view shares its base's memory
         if id(base) not in param_ids:
             saved[id(base)] = base.numel() * base.element_size()
+            held.append(base)
         return tensor
 
     ids = torch.zeros(batch, seq_len, dtype=torch.long, device="meta")

@@ -66,7 +66,7 @@ def autocast_for(device_type: str, precision: str) -> Callable[[], AbstractConte
     for bf16/fp16 (fp16's loss scaling changes no memory, and a trial step's gradients are dropped)."""
     import torch
 
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    dtype = {"bf16": torch.bfloat16, "bf16-base": torch.bfloat16, "fp16": torch.float16}.get(precision)
     if dtype is None:
         return contextlib.nullcontext
     return lambda: torch.autocast(device_type=device_type, dtype=dtype)

@@ -29,7 +29,23 @@ def build_model(model_path: str, config: RunConfig, precision: str = "fp32") -> 
     base = load_model(model_path, model_config, method.quantization, method.random_init, head)
     if config.train.gradient_checkpointing:
         base.config.use_cache = False
-    return method.apply(base, config.method)
+    model = method.apply(base, config.method)
+    if precision == "bf16-base":
+        keep_activations_in_bf16(model)
+    return model
+
+
+def keep_activations_in_bf16(model) -> None:
+    """bf16-base trains under bf16 autocast over a base stored in bf16: peft would cast every adapter's
+    input up to its fp32 weights (and the sum back), two full-size casts per adapted layer; with the
+    cast off (peft's own switch, as its disable_input_dtype_casting sets it) autocast casts only the
+    small adapter weights, and activations stay bf16. The fp32 adapter weights are the master copy
+    the optimizer updates."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    for module in model.modules():
+        if isinstance(module, BaseTunerLayer):
+            module.cast_input_dtype_enabled = False
 
 
 def prepare_speed(model, tokenizer, data: PreparedData, config: RunConfig, saved: dict[str, Any]):
@@ -135,7 +151,7 @@ def training_arguments(
         warmup_steps=t.warmup_ratio,  # a float below 1 is a ratio of the total steps
         max_grad_norm=t.max_grad_norm,
         optim=t.optimizer,
-        bf16=precision == "bf16",
+        bf16=precision in ("bf16", "bf16-base"),  # bf16-base: autocast over a base already in bf16
         fp16=precision == "fp16",
         use_cpu=device_name() == "cpu",
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
