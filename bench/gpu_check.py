@@ -334,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_check: --only: no check named {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     selected = [c for c in CHECKS if c.name in names]
-    header = {"device": device, "environment": env, "_start": start, "argv": sys.argv[1:]}
+    given = sys.argv[1:] if argv is None else argv
+    header = {"device": device, "environment": env, "_start": start, "argv": given}
     if device == "cuda" and not env.get("cuda"):
         header["error"] = "--device cuda: torch sees no CUDA GPU on this machine"
         print(f"gpu_check: {header['error']}", file=sys.stderr)

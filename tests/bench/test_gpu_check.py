@@ -146,3 +146,86 @@ def test_last_error_line_finds_the_error_not_the_report_hint():
     assert last_error_line(log).startswith("torch.OutOfMemoryError: CUDA out of memory")
     assert last_error_line("error: data file not found: x.jsonl\n") == "error: data file not found: x.jsonl"
     assert last_error_line("") == "(no output)"
+
+
+# ----------------------------------------------------------------- the CUDA checks' logic, on canned runs
+
+
+class CannedContext:
+    """What a CUDA check sees of the Context, with each run's log made up: the checks' own decisions
+    (did the search meet an out-of-memory, did compile or Liger really run) are tested without a GPU."""
+
+    def __init__(self, tmp_path, logs: dict[str, str]):
+        import gpu_check_runs
+
+        self.device, self.sizes = "cuda", gpu_check_runs.CUDA_SIZES
+        self.env = {"device_name": "NVIDIA H200"}
+        self.tmp_path, self.logs, self.trained = tmp_path, logs, []
+
+    def train(self, overrides, model="base", hooks=(), data="short"):
+        from gpu_check_runs import Run
+
+        key = (
+            "oom"
+            if data == "long"
+            else "nolig"
+            if hooks
+            else "compile"
+            if "train.compile=on" in overrides
+            else "lora"
+        )
+        self.trained.append(key)
+        summary = {"tokens_per_second": {"nolig": 900.0}.get(key, 1000.0), "peak_memory_bytes": 2**30}
+        summary.update(micro_batch_size=2, gradient_accumulation_steps=32, wall_seconds=3.0)
+        return Run(key, self.tmp_path / key, summary, self.logs.get(key, ""), 3.0, model, overrides)
+
+
+SEARCH = "auto micro-batch: 1: 9,000 tokens/s; 2: 12,000 tokens/s; 4: out of memory -> micro_batch_size=2"
+
+
+def test_micro_batch_oom_needs_a_real_out_of_memory(tmp_path):
+    import gpu_check_checks as checks
+
+    figures = checks.check_micro_batch_oom(CannedContext(tmp_path, {"oom": f"plan: ...\n{SEARCH}\n"}))
+    assert figures["chosen"] == "2 x 32" and figures["tried"] == SEARCH and figures["peak_ratio"] is None
+    no_oom = SEARCH.replace("4: out of memory", "4: peak 80.00 GiB over the 72.00 GiB limit")
+    with pytest.raises(Failed, match="met no CUDA out-of-memory"):
+        checks.check_micro_batch_oom(CannedContext(tmp_path, {"oom": no_oom}))
+
+
+def test_compile_fails_when_it_fell_back_to_eager(tmp_path):
+    import gpu_check_checks as checks
+
+    ok = CannedContext(tmp_path, {"compile": "torch.compile: on (the first steps compile)\n"})
+    assert checks.check_compile(ok)["vs"].startswith("compile off")
+    failed = "torch.compile: on (the first steps compile)\nwarning: torch.compile failed (no C++ compiler); training without it\n"
+    with pytest.raises(Failed, match="torch.compile failed"):
+        checks.check_compile(CannedContext(tmp_path, {"compile": failed}))
+
+
+def test_liger_must_be_applied_when_installed(tmp_path, monkeypatch):
+    import importlib.util
+
+    import gpu_check_checks as checks
+    from gpu_check_runs import LIGER_MARK
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: object() if name == "liger_kernel" else find_spec(name)
+    )
+    ctx = CannedContext(tmp_path, {"lora": f"{LIGER_MARK}\n"})
+    figures = checks.check_liger(ctx)
+    assert ctx.trained == ["lora", "nolig"] and figures["liger_applied"] and figures["speedup"] == 1.111
+    with pytest.raises(Failed, match="did not apply"):
+        checks.check_liger(CannedContext(tmp_path, {}))
+
+
+def test_gpu_plan_seconds_uses_the_catalog_gpu_of_the_device_name(tmp_path):
+    import gpu_check_checks as checks
+
+    plan = {"flops": 1e15, "precision": "bf16", "mfu": 0.15, "gpus": 1}
+    seconds = checks.gpu_plan_seconds(plan, CannedContext(tmp_path, {}))
+    assert 1 < seconds < 10  # 1e15 FLOPs at 15% of an H200's ~990 dense bf16 TFLOP/s: ~6.7 s
+    unknown = CannedContext(tmp_path, {})
+    unknown.env = {"device_name": "Some Future GPU"}
+    assert checks.gpu_plan_seconds(plan, unknown) is None
