@@ -6,7 +6,9 @@ per-step tokens/s in metrics.jsonl after the first `--skip` steps (the compiling
 compiles, the second recompiles with dynamic shapes since packed rows change length). Also prints the
 seconds the first steps took, which is what compiling costs. Prints `ratio compile on/off: X.XX` last.
 
-Usage: python bench/compile_cpu.py [--steps 10] [--skip 3] [--rounds 1]
+--compiled regional compares train.compile=regional (each decoder block compiled) instead of on.
+
+Usage: python bench/compile_cpu.py [--steps 10] [--skip 3] [--rounds 1] [--compiled on|regional]
 """
 
 import argparse
@@ -45,22 +47,26 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--skip", type=int, default=3, help="First steps left out of the steady state.")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--compiled", choices=("on", "regional"), default="on", help="The setting set against off."
+    )
     args = parser.parse_args()
-    speed: dict[str, list[float]] = {"off": [], "on": []}
+    on = args.compiled
+    speed: dict[str, list[float]] = {"off": [], on: []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            for setting in ("off", "on") if r % 2 == 0 else ("on", "off"):
+            for setting in ("off", on) if r % 2 == 0 else (on, "off"):
                 rows, seconds = run(setting, args.steps, Path(tmp) / f"{setting}-{r}")
                 steady = [row["tokens_per_second"] for row in rows if row["step"] > args.skip]
                 first = [row["tokens_per_second"] for row in rows if row["step"] <= args.skip]
                 speed[setting].append(statistics.median(steady))
                 print(
-                    f"compile {setting:3s} round {r + 1}: steady {statistics.median(steady):7.1f} tokens/s "
+                    f"compile {setting:8s} round {r + 1}: steady {statistics.median(steady):7.1f} tokens/s "
                     f"(steps {args.skip + 1}-{args.steps}: {', '.join(f'{x:.0f}' for x in steady)}); "
                     f"first {args.skip} steps {', '.join(f'{x:.1f}' for x in first)} tokens/s; "
                     f"process {seconds:.0f} s"
                 )
-    print(f"ratio compile on/off: {statistics.median(speed['on']) / statistics.median(speed['off']):.2f}")
+    print(f"ratio compile {on}/off: {statistics.median(speed[on]) / statistics.median(speed['off']):.2f}")
 
 
 if __name__ == "__main__":

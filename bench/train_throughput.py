@@ -15,16 +15,21 @@ Each way runs in its own process (a clean memory peak), in the order a,b,c then 
 rounds, so that the load of a shared machine falls on all three alike.
 
 All three run on one device (--device: auto = CUDA when torch sees a GPU) in one precision, the one
-thrifty's `train.precision: auto` picks there (bf16 on CUDA, fp32 on CPU), set explicitly for all three
-(TRL's SFTConfig otherwise defaults to bf16 even on a CPU). With --model-config NAME the model is a
+thrifty's `train.precision: auto` picks there for LoRA (bf16 on CUDA; on CPU bf16-base where the CPU
+has bf16 instructions, else fp32), set explicitly for all three (TRL's SFTConfig otherwise defaults to
+bf16 even on a CPU). bf16-base means for the two others what it means for thrifty: the base loaded in
+bf16, bf16 autocast, fp32 adapters (peft's defaults do the rest). --precision forces one. With --model-config NAME the model is a
 planner-catalog architecture (e.g. qwen2.5-0.5b) built from its config with seeded random weights (no
 download), saved once with the bundled SmolLM2 tokenizer, and loaded by all three from that folder.
 
 Prints per way: real tokens/s, the padding share of the batches the training loop was fed (counted in
 each way's collator), the micro-batch it ran with, peak memory (CUDA max_memory_allocated on CUDA,
 peak RSS on CPU), achieved model FLOP/s, MFU against the fp32 and bf16 GEMM peaks measured on the same
-device in this run, held-out loss; thrifty's own notes (what it chose) on stderr; then the ratios,
-exactly, on the last two lines.
+device in this run, held-out loss; thrifty's own notes (what it chose) on stderr; the MFU of thrifty's
+precision against the device's highest measured GEMM peak (`MFU best-precision`); with --big-vocab the
+peak RSS of a 262k-vocabulary architecture (gemma-3-1b, random weights, LoRA, 1,024 tokens) with and
+without the chunked loss (bench/plan_accuracy.py's worker); then the ratios, exactly, on the last two
+lines.
 
 Usage: python bench/train_throughput.py [--quick] [--examples N] [--rounds R] [--json FILE]
                                         [--model-config NAME] [--device auto|cpu|cuda]
@@ -118,7 +123,8 @@ def peft_model(path: str, config):
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(SEED)  # the same adapter initialisation as thrifty's
-    base = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    dtype = torch.bfloat16 if os.environ.get("BENCH_PRECISION") == "bf16-base" else torch.float32
+    base = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     m = config.method
     lora = LoraConfig(
         task_type="CAUSAL_LM",
@@ -146,7 +152,7 @@ def hf_args(out: str, device: str, precision: str, **extra):
         disable_tqdm=True,
         use_cpu=device == "cpu",
         # Set for both Trainers: TRL's SFTConfig defaults bf16=True, on CPUs too.
-        bf16=precision == "bf16",
+        bf16=precision in ("bf16", "bf16-base"),
         fp16=precision == "fp16",
     )
     return {**common, **extra}
@@ -307,7 +313,8 @@ def worker(way: str, examples: int, model: str, device: str, out_file: str) -> N
 
     if device_name() != device:
         sys.exit(f"{way}: asked for {device}, torch sees {device_name()}")
-    precision = resolve_precision("auto")  # thrifty's choice on this device, used by all three
+    # thrifty's choice on this device for LoRA (or --precision), used by all three
+    precision = os.environ.get("BENCH_PRECISION") or resolve_precision("auto", "lora")
     counter = FedCounter()
     with tempfile.TemporaryDirectory() as tmp:
         config = thrifty_config(examples, f"{tmp}/run", model, precision)
@@ -401,6 +408,17 @@ def main() -> None:
     parser.add_argument(
         "--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when torch sees a GPU."
     )
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "bf16-base", "fp16"),
+        help="Force this precision on all three (default: thrifty's auto choice for LoRA here).",
+    )
+    parser.add_argument(
+        "--big-vocab",
+        action="store_true",
+        help="Also measure peak RSS of gemma-3-1b (262k vocabulary, random weights) LoRA at 1,024 tokens "
+        "with and without the chunked loss (~5 min on 2 cores).",
+    )
     parser.add_argument("--json", default=None, help="Also write every measurement to this JSON file.")
     parser.add_argument("--worker", choices=WAYS, help=argparse.SUPPRESS)
     parser.add_argument("--model", default=DEFAULT_MODEL, help=argparse.SUPPRESS)
@@ -412,6 +430,8 @@ def main() -> None:
         return
     device = resolve_device(args.device)
     rounds = args.rounds or (1 if args.quick else 2)
+    if args.precision:
+        os.environ["BENCH_PRECISION"] = args.precision  # the workers read it
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if args.model_config:
@@ -419,9 +439,16 @@ def main() -> None:
         records, logs = collect(examples, rounds, model, device)
     peaks = gemm_peaks(device)
     label = f"{args.model_config} (random weights)" if args.model_config else "SmolLM2-135M"
-    report(records, peaks, examples, rounds, label)
+    big = big_vocab_memory() if args.big_vocab and device == "cpu" else None
+    report(records, peaks, examples, rounds, label, big)
     if args.json:
-        payload = {"records": records, "gemm_peaks": peaks, "device": device, "stderr": logs}
+        payload = {
+            "records": records,
+            "gemm_peaks": peaks,
+            "device": device,
+            "stderr": logs,
+            "big_vocab": big,
+        }
         Path(args.json).write_text(json.dumps(payload, indent=2))
 
 
@@ -452,7 +479,21 @@ def collect(examples: int, rounds: int, model: str, device: str) -> tuple[list[d
         return [json.loads(line) for line in Path(out).read_text().splitlines()], logs
 
 
-def report(records: list[dict], peaks: dict[str, float], examples: int, rounds: int, label: str) -> None:
+def big_vocab_memory() -> dict[str, int]:
+    """Peak RSS growth (bytes) of two LoRA steps on gemma-3-1b at 1,024 tokens, chunked and plain loss."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from plan_accuracy import measure
+
+    print("big vocabulary: gemma-3-1b chunked and plain ...", file=sys.stderr, flush=True)
+    return {
+        kind: measure("catalog:gemma-3-1b", "lora", 1, 1024, False, kind == "chunked")
+        for kind in ("chunked", "plain")
+    }
+
+
+def report(
+    records: list[dict], peaks: dict[str, float], examples: int, rounds: int, label: str, big=None
+) -> None:
     first = records[0]
     print(
         f"{label} LoRA r16 all-linear, {examples} FAQ examples x 1 epoch, batch {BATCH}, {rounds} round(s), "
@@ -480,6 +521,18 @@ def report(records: list[dict], peaks: dict[str, float], examples: int, rounds: 
         )
     base_loss = statistics.mean(r["eval_loss"] for r in records if r["way"] == "baseline")
     ours_loss = statistics.mean(r["eval_loss"] for r in records if r["way"] == "thrifty")
+    best = max(peaks.values())
+    ours = statistics.median(r["model_flops_per_second"] for r in records if r["way"] == "thrifty")
+    best_name = max(peaks, key=peaks.get)
+    print(
+        f"MFU best-precision: thrifty {ours / best:.1%} of the highest measured GEMM peak "
+        f"({best_name} {best / 1e9:.1f} GFLOP/s), training in {first['precision']}"
+    )
+    if big:
+        print(
+            f"big-vocab peak RSS (gemma-3-1b 262k vocab, LoRA b1 s1024): chunked {big['chunked'] / 2**30:.2f} GiB, "
+            f"plain {big['plain'] / 2**30:.2f} GiB ({big['chunked'] / big['plain']:.2f}x)"
+        )
     print(f"eval loss thrifty vs baseline: {ours_loss / base_loss - 1:+.2%}")
     print(f"ratio thrifty/baseline: {speed['thrifty'] / speed['baseline']:.2f}")
     print(f"ratio thrifty/trl: {speed['thrifty'] / speed['trl']:.2f}")

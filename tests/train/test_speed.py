@@ -189,8 +189,21 @@ def test_bf16_base_keeps_the_base_in_bf16_and_the_adapter_in_fp32(tiny_model, al
 
     overrides = [f"model.name={tiny_model}", f"data.path={alpaca_file}", f"output.dir={tmp_path / 'run'}"]
     overrides += ["train.precision=bf16-base", "train.max_steps=2", "data.max_seq_len=128"]
-    result = train(load_config(None, overrides), progress=False)
+    from peft.tuners.tuners_utils import BaseTunerLayer
+    from transformers import TrainerCallback
+
+    seen = []
+
+    class Casts(TrainerCallback):  # what peft does with the adapters' inputs while training
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            seen.extend(m.cast_input_dtype_enabled for m in model.modules() if isinstance(m, BaseTunerLayer))
+
+    result = train(load_config(None, overrides), progress=False, callbacks=[Casts()])
     assert result.summary["precision"] == "bf16-base"
+    assert seen and not any(seen)  # activations stayed bf16 in training: no casts up to the adapters'
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():  # after training the model runs outside autocast too (casts back on)
+        assert torch.isfinite(result.model(input_ids=ids).logits).all()
     params = dict(result.model.named_parameters())
     trainable = {n: p.dtype for n, p in params.items() if p.requires_grad}
     frozen = {p.dtype for p in params.values() if not p.requires_grad}
@@ -198,3 +211,12 @@ def test_bf16_base_keeps_the_base_in_bf16_and_the_adapter_in_fp32(tiny_model, al
     assert result.summary["eval_loss_after"] < result.summary["eval_loss_before"]  # it learned
     with safe_open(tmp_path / "run" / "adapter" / "adapter_model.safetensors", "pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float32}
+
+
+def test_regional_compile_compiles_each_decoder_block(tiny_model, alpaca_file, tmp_path, capsys, monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: compiled.append(type(self).__name__))
+    summary = _train(tiny_model, alpaca_file, tmp_path / "run", "--max-steps", "1", "train.compile=regional")
+    assert compiled == ["LlamaDecoderLayer", "LlamaDecoderLayer"]  # the 2 blocks, not the whole model
+    assert "torch.compile: regional, 2 decoder blocks" in capsys.readouterr().err
+    assert summary["train_loss"] > 0

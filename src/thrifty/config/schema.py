@@ -202,11 +202,12 @@ class TrainConfig(Section, ObjectiveFields):
         "do not fit and prints its choice. auto: on GPUs only (on CPUs RAM is rarely the limit and the "
         "trial steps cost minutes: see docs/performance.md).",
     )
-    compile: Literal["auto", "on", "off"] = Field(
+    compile: Literal["auto", "on", "regional", "off"] = Field(
         "auto",
-        description="torch.compile the model; falls back to eager with a warning if compiling fails. "
-        "auto: off everywhere until measured to pay off (on CPU the first compiled step took ~5 min for "
-        "SmolLM2; no GPU has been measured yet: see docs/performance.md).",
+        description="torch.compile: on compiles the whole model, regional each decoder block (one block "
+        "shape, so compiling takes seconds, not minutes); falls back to eager with a warning if compiling "
+        "fails. auto: off everywhere until measured to pay off (docs/performance.md: on CPU the first "
+        "whole-model step took ~5 min for SmolLM2; no GPU has been measured yet).",
     )
     eval_every_steps: int | None = Field(
         None,

@@ -123,3 +123,26 @@ class TimeLimitCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if time.perf_counter() - self._start >= self.seconds:
             control.should_training_stop = True
+
+
+class Bf16ActivationsCallback(TrainerCallback):
+    """bf16-base trains under bf16 autocast over a base stored in bf16. peft casts every adapter's input
+    up to its fp32 weights (and the sum back down): two full-size casts per adapted layer, 18% of a
+    SmolLM2 step (bench/profile_step.py). With that cast off while training (peft's own switch, the one
+    its disable_input_dtype_casting sets) autocast casts only the small adapter weights and the
+    activations stay bf16; the fp32 adapter weights stay the optimizer's master copy. Back on after
+    training, so the trained model also runs outside autocast (generation, a caller's own eval)."""
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        _cast_adapter_inputs(model, False)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        _cast_adapter_inputs(model, True)
+
+
+def _cast_adapter_inputs(model, on: bool) -> None:
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    for module in model.modules() if model is not None else ():
+        if isinstance(module, BaseTunerLayer):
+            module.cast_input_dtype_enabled = on

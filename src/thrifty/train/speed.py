@@ -78,7 +78,7 @@ COMPILE_BACKEND = "inductor"
 def wants_compile(setting: str, device: str) -> bool:
     # auto means off everywhere until compile is measured to pay off: never timed on a GPU, and on CPU
     # see docs/performance.md. `device` stays in the signature for when a measurement turns auto on.
-    return setting == "on"
+    return setting in ("on", "regional")
 
 
 def compile_model(model, setting: str, device: str):
@@ -93,13 +93,29 @@ def compile_model(model, setting: str, device: str):
         torch._dynamo.config.suppress_errors = True
         if not torch._dynamo.is_dynamo_supported():
             raise RuntimeError(f"torch.compile is not supported on Python {sys.version.split()[0]}")
+        backend = EagerFallback(COMPILE_BACKEND)
         # in place: the model stays a PeftModel, saved and checkpointed as before
-        model.compile(backend=EagerFallback(COMPILE_BACKEND))
+        blocks = decoder_blocks(model) if setting == "regional" else [model]
+        if not blocks:
+            raise RuntimeError(
+                "no decoder blocks found to compile (the model names none in _no_split_modules)"
+            )
+        for block in blocks:
+            block.compile(backend=backend)
     except Exception as exc:  # compilers fail in many ways
         warn_compile_failed(exc)
         return model
-    print("torch.compile: on (the first steps compile)", file=sys.stderr)
+    where = f"regional, {len(blocks)} decoder blocks" if setting == "regional" else "on"
+    print(f"torch.compile: {where} (the first steps compile)", file=sys.stderr)
     return model
+
+
+def decoder_blocks(model) -> list:
+    """The repeated decoder blocks, found by the class names transformers keeps whole when it splits a
+    model across devices (`_no_split_modules`): compiled one by one, they share one compiled graph."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    names = set(getattr(inner, "_no_split_modules", None) or ())
+    return [m for m in inner.modules() if type(m).__name__ in names]
 
 
 class EagerFallback:

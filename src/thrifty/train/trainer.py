@@ -29,23 +29,7 @@ def build_model(model_path: str, config: RunConfig, precision: str = "fp32") -> 
     base = load_model(model_path, model_config, method.quantization, method.random_init, head)
     if config.train.gradient_checkpointing:
         base.config.use_cache = False
-    model = method.apply(base, config.method)
-    if precision == "bf16-base":
-        keep_activations_in_bf16(model)
-    return model
-
-
-def keep_activations_in_bf16(model) -> None:
-    """bf16-base trains under bf16 autocast over a base stored in bf16: peft would cast every adapter's
-    input up to its fp32 weights (and the sum back), two full-size casts per adapted layer; with the
-    cast off (peft's own switch, as its disable_input_dtype_casting sets it) autocast casts only the
-    small adapter weights, and activations stay bf16. The fp32 adapter weights are the master copy
-    the optimizer updates."""
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
-    for module in model.modules():
-        if isinstance(module, BaseTunerLayer):
-            module.cast_input_dtype_enabled = False
+    return method.apply(base, config.method)
 
 
 def prepare_speed(model, tokenizer, data: PreparedData, config: RunConfig, saved: dict[str, Any]):
@@ -108,6 +92,10 @@ def build_trainer(
         from thrifty.train.callbacks import TimeLimitCallback
 
         callbacks.append(TimeLimitCallback(t.max_minutes * 60))
+    if precision == "bf16-base":
+        from thrifty.train.callbacks import Bf16ActivationsCallback
+
+        callbacks.append(Bf16ActivationsCallback())
     trainer = objective.build(model, args, data, collate, tokenizer, callbacks, config=config)
     trainer.remove_callback(PrinterCallback)  # it prints raw dicts; metrics.jsonl and our bar replace it
     trainer.remove_callback(HFProgress)
