@@ -10,6 +10,12 @@ def gib(n: float) -> str:
     return f"{n / 2**30:.2f} GiB"
 
 
+LOSS_HEADS = {
+    "chunked": "chunked (no tokens x vocab logits at once; Liger's fused kernel on CUDA when installed)",
+    "plain": "plain (the model's own head: fp32 logits for every token and their gradient)",
+}
+
+
 def print_plan(plan: dict[str, Any], top: int = 12) -> None:
     console = Console(width=150)
     console.print(
@@ -25,6 +31,8 @@ def print_plan(plan: dict[str, Any], top: int = 12) -> None:
     for part, value in plan["memory"].items():
         mem.add_row(part, gib(value))
     console.print(mem)
+    if head := LOSS_HEADS.get(plan.get("loss_head")):
+        console.print(f"loss head: {head}")
     console.print(
         f"compute: {plan['flops']:.3g} FLOPs for {plan['tokens']:,} tokens; MFU {plan['mfu']:.0%} "
         f"({plan['mfu_source']})"
