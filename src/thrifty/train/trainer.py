@@ -11,8 +11,9 @@ from thrifty.data import PreparedData
 from thrifty.hardware import device_name
 
 
-def build_model(model_path: str, config: RunConfig) -> Any:
-    """Load the base the way the method needs it (weights, 4/8-bit, or random) and adapt it."""
+def build_model(model_path: str, config: RunConfig, load=None) -> Any:
+    """Load the base the way the method needs it (weights, 4/8-bit, or random) and adapt it. `load`:
+    instead of `models.load.load_model` (same arguments), e.g. `train.reuse.Preloaded.load_model`."""
     import torch
 
     from thrifty.config.objectives import OBJECTIVES
@@ -22,7 +23,7 @@ def build_model(model_path: str, config: RunConfig) -> Any:
     method = get_method(config.method.name)
     head = OBJECTIVES[config.train.objective].head
     torch.manual_seed(config.train.seed)  # random init, the reward head and adapter init follow the seed
-    base = load_model(model_path, config.model, method.quantization, method.random_init, head)
+    base = (load or load_model)(model_path, config.model, method.quantization, method.random_init, head)
     if config.train.gradient_checkpointing:
         base.config.use_cache = False
     return method.apply(base, config.method)
