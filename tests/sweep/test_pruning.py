@@ -39,3 +39,33 @@ def test_a_resumed_run_keeps_counting_evaluations_and_skips_the_ones_it_inherite
     evaluate(callback, 6, 2.5)  # its first new evaluation is the third, not the first
     evaluate(callback, 6, 2.5)  # the final evaluation after training, at the same step
     assert reported(study) == {1: 3.0, 2: 2.8, 3: 2.5}
+
+
+def _last_report_and_final_loss(sweep_file, out, prune_eval_examples) -> tuple[float, float]:
+    """One 6-step trial, evaluated at steps 2, 4, 6 for the median pruner (which lets it run on), then
+    once more at step 6 for its objective: (the pruner's value at step 6, the trial's eval_loss)."""
+    from thrifty.cli import main
+    from thrifty.sweep.results import read_rows
+
+    sweep = {
+        "sampler": "grid",
+        "pruner": "median",
+        "evals_per_trial": 3,
+        "space": {"method.rank": {"choices": [2]}},
+    }
+    path = sweep_file({**sweep, "prune_eval_examples": prune_eval_examples}, name=f"{out}.yaml")
+    folder = path.parent / out
+    assert main(["sweep", str(path), "--output", str(folder), "--no-progress"]) == 0
+    study = optuna.load_study(study_name=out, storage=f"sqlite:///{folder / 'study.db'}")
+    (row,) = read_rows(folder / "results.jsonl")
+    assert sorted(reported(study)) == [1, 2, 3]
+    return reported(study)[3], row["eval_loss"]
+
+
+def test_pruning_evaluations_use_the_subset_and_the_objective_the_whole_held_out_set(sweep_file):
+    # The same weights (step 6) evaluated twice: on 2 of the 4 held-out rows for the pruner, on all 4
+    # for the trial's value. With the subset off both are the whole set, so they are equal.
+    pruned_on, objective = _last_report_and_final_loss(sweep_file, "subset", 2)
+    assert pruned_on != objective
+    whole, same_objective = _last_report_and_final_loss(sweep_file, "whole", None)
+    assert whole == same_objective == objective  # the trial's value does not depend on the subset

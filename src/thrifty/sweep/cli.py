@@ -16,6 +16,11 @@ SWEEP_FLAGS = {
     "workers": (int, "Local worker processes sharing the storage."),
     "search_fraction": (float, "Train trials on this stratified share of the data and of max_steps."),
     "pruner": (str, "Stop weak trials early: none, halving, hyperband or median."),
+    "prune_eval_examples": (
+        int,
+        "Held-out examples of the pruner's in-training evaluations (a fixed seeded sample; the final one "
+        "uses all).",
+    ),
     "budget_minutes": (float, "Stop starting trials after this many minutes."),
     "budget_dollars": (float, "Stop once the trials' summed cost reaches this many dollars."),
     "gpu": (str, "Price trials on this GPU from the planner's catalog (e.g. a10g)."),

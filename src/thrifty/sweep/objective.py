@@ -77,6 +77,10 @@ class Objective:
         self.settings = plan.sweep
         self.space = parse_space(plan.space)
         self.progress = progress
+        from thrifty.train.reuse import Preloaded
+
+        # One per worker process: every trial of this worker copies the same loaded base and data.
+        self.preloaded = Preloaded() if self.settings.reuse_loads else None
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         try:
@@ -106,9 +110,14 @@ class Objective:
         again = f" (continues {run_dir.name})" if resume else ""
         print(f"sweep: trial {trial.number} {json.dumps(params)}{again}", file=sys.stderr)
         try:
-            resumed = "auto" if resume else None
-            callbacks = [pruning] if pruning else None
-            summary = train(config, progress=self.progress, resume=resumed, callbacks=callbacks).summary
+            summary = train(
+                config,
+                progress=self.progress,
+                resume="auto" if resume else None,
+                callbacks=[pruning] if pruning else None,
+                preloaded=self.preloaded,
+                on_trainer=self.subset_evals if pruning else None,
+            ).summary
         except Preempted:
             raise
         except Exception as exc:  # one bad config (say out of memory) fails its trial, not the sweep
@@ -127,6 +136,15 @@ class Objective:
         if pruned:
             raise optuna.TrialPruned(f"pruned after evaluation {pruning.pruned_at}")
         return values[0] if len(values) == 1 else tuple(values)
+
+    def subset_evals(self, trainer) -> None:
+        """The pruner's evaluations during training on `prune_eval_examples` held-out rows."""
+        from thrifty.sweep.pruning import SubsetEvals
+
+        if self.settings.prune_eval_examples:
+            # The run config's seed, not a trial's values: every trial evaluates the same rows.
+            seed = self.plan.base["train"]["seed"]
+            trainer.add_callback(SubsetEvals(trainer, self.settings.prune_eval_examples, seed))
 
     def reuse(self, trial: optuna.Trial, twin: optuna.trial.FrozenTrial) -> float | tuple[float, ...]:
         """Same values as a completed trial: training is seeded, so it would repeat the same run. Discrete

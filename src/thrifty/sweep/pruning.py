@@ -1,4 +1,7 @@
-"""Optuna pruners by name, and the Trainer callback that reports eval loss to a trial and stops it."""
+"""Optuna pruners by name, the Trainer callback that reports eval loss to a trial and stops it, and the
+one that points those in-training evaluations at a smaller held-out subset."""
+
+import random
 
 import optuna
 from transformers import TrainerCallback
@@ -47,3 +50,28 @@ class PruningCallback(TrainerCallback):
         if self.trial.should_prune():
             self.pruned_at = state.global_step
             control.should_training_stop = True
+
+
+class SubsetEvals(TrainerCallback):
+    """While training runs, the trainer evaluates a fixed, seeded sample of `examples` held-out rows (the
+    same rows for every trial of a sweep: the pruner compares trials on them); the evaluation before
+    training and the final one, whose loss is the trial's objective, see the whole held-out set."""
+
+    def __init__(self, trainer, examples: int, seed: int):
+        self.trainer = trainer
+        self.full = trainer.eval_dataset
+        n = len(self.full)
+        picked = sorted(random.Random(seed).sample(range(n), examples)) if examples < n else None
+        self.subset = None if picked is None else _select(self.full, picked)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.subset is not None:
+            self.trainer.eval_dataset = self.subset
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.trainer.eval_dataset = self.full
+
+
+def _select(rows, indices: list[int]):
+    """Rows `indices` of a datasets.Dataset (TRL's tokenized pairs) or a list (thrifty's rows)."""
+    return rows.select(indices) if hasattr(rows, "select") else [rows[i] for i in indices]

@@ -94,7 +94,16 @@ def prepare(path: Path, overrides: dict[str, Any], output: str | None) -> SweepP
 
 
 # What makes trials comparable; a resumed sweep may change the rest (trials, budgets, workers, storage).
-SAME_SEARCH = ("space", "objectives", "sampler", "seed", "search_fraction", "pruner", "metric")
+SAME_SEARCH = (
+    "space",
+    "objectives",
+    "sampler",
+    "seed",
+    "search_fraction",
+    "pruner",
+    "metric",
+    "prune_eval_examples",
+)
 
 
 def check_same_search(sweep_dir: Path, plan: SweepPlan) -> None:

@@ -70,6 +70,19 @@ class SweepSettings(Section):
     evals_per_trial: int = Field(
         4, gt=0, description="Eval-loss reports per trial for the pruner (sets train.eval_every_steps)."
     )
+    prune_eval_examples: int | None = Field(
+        64,
+        gt=0,
+        description="Held-out examples the pruner's in-training evaluations use: a fixed seeded sample "
+        "(train.seed), the same for every trial; a trial's final eval_loss, its objective, is on the whole "
+        "held-out set. null: every evaluation on the whole set.",
+    )
+    reuse_loads: bool = Field(
+        True,
+        description="Load the base model and prepare the data once per worker, and give each trial an "
+        "exact copy (host memory: one more copy of the base weights); false loads both for every trial. "
+        "4/8-bit bases are loaded for every trial either way.",
+    )
     budget_minutes: float | None = Field(
         None, gt=0, description="Stop starting trials after this many minutes."
     )

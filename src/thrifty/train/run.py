@@ -54,12 +54,17 @@ def train(
     resume: str | None = None,
     resume_force: bool = False,
     callbacks: list | None = None,
+    preloaded=None,
+    on_trainer=None,
 ) -> RunResult:
     """Fine-tune `config.model` with `config.method` on `config.data`; returns the run and the trained model.
 
     `plan_only`: stop after printing the plan (nothing is written).
     `resume`: "auto" (newest verified checkpoint, local or remote, else start fresh) or a checkpoint path.
     `callbacks`: extra `transformers.TrainerCallback`s (e.g. a sweep's pruning callback).
+    `preloaded`: a `train.reuse.Preloaded` shared by the runs of this process (a sweep worker's trials):
+    the base model and data come from it when they were loaded the same way before.
+    `on_trainer`: called with the built trainer before training (a sweep's pruner evaluates a subset).
     Raises `Preempted` after a stop signal once the checkpoint is written.
     """
     from thrifty.distributed import rank as ranks
@@ -83,12 +88,13 @@ def train(
         return RunResult(run_dir, summary, None, None, None)  # the model stays with the workers
     if not plan_only:
         ranks.init(backend(config, device_name()))  # one process: nothing to join
-    s = setup(config, plan_only, resume, resume_force)
+    s = setup(config, plan_only, resume, resume_force, preloaded)
     if plan_only:
         return RunResult(s.run_dir, {"plan": s.plan}, None, s.tokenizer, s.data)
     reset_peak_memory()
     rss_before = current_memory_bytes()
-    model = build_model(s.model_path, s.config, s.precision)
+    load = preloaded.load_model if preloaded else None
+    model = build_model(s.model_path, s.config, s.precision, load=load)
     if ranks.is_main():  # one writer; the others wait until the folder is claimed
         open_run_dir(s.run_dir, s.config, s.resume.checkpoint)
     ranks.barrier()
@@ -108,6 +114,8 @@ def train(
     )
     for callback in callbacks or []:
         trainer.add_callback(callback)
+    if on_trainer is not None:
+        on_trainer(trainer)
     metrics.history = read_metrics(s.run_dir)
 
     with train_guarded(trainer, s.config, s.run_dir, s.resume, speed_state) as trained:
@@ -183,7 +191,9 @@ def distributed_summary(config: RunConfig, strategy: str, summary: dict[str, Any
     return out
 
 
-def setup(config: RunConfig, plan_only: bool, resume: str | None, resume_force: bool) -> Setup:
+def setup(
+    config: RunConfig, plan_only: bool, resume: str | None, resume_force: bool, preloaded=None
+) -> Setup:
     """The run folder checked (nothing written yet), the resume plan, tokenizer, data and cost plan."""
     from thrifty.config.objectives import ignored_fields
     from thrifty.distributed.rank import is_main, launched
@@ -209,7 +219,12 @@ def setup(config: RunConfig, plan_only: bool, resume: str | None, resume_force: 
     precision = resolve_precision(config.train.precision, config.method.name)
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
-    data = get_objective(config.train.objective).prepare_data(config.data, tokenizer, config.train.seed)
+    objective = get_objective(config.train.objective)
+
+    def prepare() -> PreparedData:
+        return objective.prepare_data(config.data, tokenizer, config.train.seed)
+
+    data = preloaded.prepared_data(config, model_path, prepare) if preloaded else prepare()
     report_data(data, config)
     device = device_name()
     offload = config.distributed.offload

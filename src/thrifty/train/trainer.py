@@ -11,9 +11,10 @@ from thrifty.data import PreparedData
 from thrifty.hardware import device_name
 
 
-def build_model(model_path: str, config: RunConfig, precision: str = "fp32") -> Any:
+def build_model(model_path: str, config: RunConfig, precision: str = "fp32", load=None) -> Any:
     """Load the base the way the method needs it (weights, 4/8-bit, or random) and adapt it.
-    precision bf16-base loads the base in bf16; peft keeps the adapter weights it adds in fp32."""
+    precision bf16-base loads the base in bf16; peft keeps the adapter weights it adds in fp32. `load`:
+    instead of `models.load.load_model` (same arguments), e.g. `train.reuse.Preloaded.load_model`."""
     import torch
 
     from thrifty.config.objectives import OBJECTIVES
@@ -26,7 +27,7 @@ def build_model(model_path: str, config: RunConfig, precision: str = "fp32") -> 
     model_config = config.model
     if precision == "bf16-base":
         model_config = model_config.model_copy(update={"dtype": "bfloat16"})
-    base = load_model(model_path, model_config, method.quantization, method.random_init, head)
+    base = (load or load_model)(model_path, model_config, method.quantization, method.random_init, head)
     if config.train.gradient_checkpointing:
         base.config.use_cache = False
     return method.apply(base, config.method)
