@@ -59,9 +59,11 @@ def resolve_precision(requested: str, method: str | None = None) -> str:
     if requested == "auto":
         if device == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        # On CPUs bf16 *autocast* measured slower than fp32 for all-linear LoRA on SmolLM2-135M (82 vs 109
-        # tokens/s, 2-core EPYC with avx512_bf16): the casts around every small adapter matmul cost more
-        # than bf16 GEMMs save. A base stored in bf16 has no casts: see docs/performance.md.
+        # On CPUs bf16 *autocast* over fp32 weights measured slower than fp32 for all-linear LoRA on
+        # SmolLM2-135M (82 vs 109 tokens/s, 2-core EPYC with avx512_bf16): the casts around every small
+        # adapter matmul cost more than bf16 GEMMs save. A base stored in bf16, with peft's input casts
+        # off, has none: 272.5 vs 200.2 tokens/s (1.36x), held-out loss +0.16%, on the 2-core AMX Xeon
+        # (bench/precision_cpu.py, docs/performance.md). Not re-measured on an avx512_bf16-only CPU.
         if base_ok and device == "cpu" and cpu_has_bf16():
             return "bf16-base"
         return "fp32"
