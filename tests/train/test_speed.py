@@ -61,6 +61,15 @@ def test_auto_micro_batch_keeps_the_effective_batch_and_reports(tiny_model, alpa
     assert summary["micro_batch_size"] * summary["gradient_accumulation_steps"] == 8
     err = capsys.readouterr().err
     assert "auto micro-batch:" in err and f"micro_batch_size={summary['micro_batch_size']}" in err
+    # The summary's prediction is the plan of the micro-batch that trained, not of the configured one.
+    from thrifty.config import load_config
+    from thrifty.train.run import train
+
+    chosen = [f"train.micro_batch_size={summary['micro_batch_size']}", "data.max_seq_len=128"]
+    chosen += [f"train.gradient_accumulation_steps={summary['gradient_accumulation_steps']}"]
+    chosen += [f"model.name={tiny_model}", f"data.path={alpaca_file}", "train.max_steps=2"]
+    plan = train(load_config(None, chosen), progress=False, plan_only=True).summary["plan"]
+    assert summary["predicted_peak_memory_bytes"] == plan["peak_memory_bytes"]
 
 
 def _rows(n: int) -> list[dict]:

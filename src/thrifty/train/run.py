@@ -139,6 +139,22 @@ class Trained:
     stats: dict[str, Any]  # resumes, checkpoints, stops: summary fields from the guard
 
 
+def plan_as_run(s: Setup, run_config: RunConfig) -> dict[str, Any]:
+    """The plan of the micro-batch that trained: the setup planned the configured one, before the
+    micro-batch search (train.auto_micro_batch) may have picked another."""
+    t, ran = s.config.train, run_config.train
+    if (t.micro_batch_size, t.gradient_accumulation_steps) == (
+        ran.micro_batch_size,
+        ran.gradient_accumulation_steps,
+    ):
+        return s.plan
+    from thrifty.distributed.strategy import applied_offload
+    from thrifty.plan.for_run import plan_for_run
+
+    offload = applied_offload(s.strategy, run_config.distributed.offload)
+    return plan_for_run(run_config, s.model_path, s.data, s.precision, device_name(), s.strategy, offload)
+
+
 def summarize(
     s: Setup,
     trainer,
@@ -164,7 +180,7 @@ def summarize(
     )
     summary.update(get_objective(s.config.train.objective).summary(trained.eval_before, after))
     summary["train_loss"] = trained.output.training_loss
-    summary.update(planned_vs_measured(s.plan, summary, rss_before))
+    summary.update(planned_vs_measured(plan_as_run(s, run_config), summary, rss_before))
     summary["metrics_logged"] = logged
     summary.update(trained.stats)
     summary.update(speed_summary(trainer, run_config, trained.train_seconds))
