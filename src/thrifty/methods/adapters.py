@@ -1,4 +1,9 @@
-"""Adapter bookkeeping around TRL's trainers."""
+"""Adapter bookkeeping: the model under a peft wrapper, and around TRL's trainers."""
+
+
+def base_model_of(model):
+    """The transformers model a PeftModel wraps (the model itself when it is not wrapped)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def drop_reference_adapter(model) -> None:

@@ -21,6 +21,7 @@ tree and state dict are untouched, so saving, merging and export see the same mo
 import torch
 
 from thrifty.data.tokenize import IGNORE_INDEX
+from thrifty.methods.adapters import base_model_of
 
 # Logits computed at once, per chunk: 2**25 floats = 128 MiB in fp32. SmolLM2 (49,152 words): 682
 # tokens a chunk; Gemma 3 (262,144): 128. Large enough that the head's matmul stays efficient.
@@ -101,8 +102,9 @@ def linear_cross_entropy(
     divisor = num_items_in_batch if num_items_in_batch is not None else max(1, int(labels.numel()))
     if torch.is_tensor(divisor):
         divisor = divisor.to(hidden.device)
-    compute = torch.get_autocast_dtype(hidden.device.type) if _autocast_on(hidden) else hidden.dtype
-    with torch.autocast(device_type=hidden.device.type, enabled=False):
+    device = hidden.device.type
+    compute = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden.dtype
+    with torch.autocast(device_type=device, enabled=False):
         return _LinearCrossEntropy.apply(
             hidden.to(compute),
             weight.to(compute),
@@ -113,14 +115,15 @@ def linear_cross_entropy(
         )
 
 
-def _autocast_on(tensor: torch.Tensor) -> bool:
-    return torch.is_autocast_enabled(tensor.device.type)
+def _text_config(model):
+    config = model.config
+    return config.get_text_config() if hasattr(config, "get_text_config") else config
 
 
 def supports(model) -> bool:
     """Whether `install` reproduces this model's own loss: a known causal-LM forward, a plain linear
     head without bias."""
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    config = _text_config(model)
     head = model.get_output_embeddings()
     return (
         config.model_type in CHUNKED_MODEL_TYPES
@@ -130,6 +133,11 @@ def supports(model) -> bool:
     )
 
 
+def installed(model) -> bool:
+    """Whether `install` turned the chunked loss on for this model (or the one a PeftModel wraps)."""
+    return getattr(base_model_of(model), "_thrifty_chunked_loss", False)
+
+
 class _Stash:
     hidden: torch.Tensor | None = None
 
@@ -137,12 +145,11 @@ class _Stash:
 def install(model) -> bool:
     """Make `model` (a transformers causal LM, or a PeftModel around one) compute its training loss
     chunked. Returns False, changing nothing, when the architecture is not one `supports` knows."""
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    if not supports(inner) or getattr(inner, "_thrifty_chunked_loss", False):
+    inner = base_model_of(model)
+    if not supports(inner) or installed(inner):
         return False
     head = inner.get_output_embeddings()
-    config = inner.config.get_text_config() if hasattr(inner.config, "get_text_config") else inner.config
-    softcap = getattr(config, "final_logit_softcapping", None)
+    softcap = getattr(_text_config(inner), "final_logit_softcapping", None)
     plain_loss = inner.loss_function
     stash = _Stash()
 

@@ -152,10 +152,13 @@ def speed_summary(trainer, config: RunConfig, train_seconds: float) -> dict[str,
 
 
 def loss_head(model) -> str:
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    if getattr(inner, "_thrifty_chunked_loss", False):
+    from thrifty.methods.adapters import base_model_of
+    from thrifty.models.chunked_loss import installed
+
+    if installed(model):
         return "chunked"
-    return "liger" if "liger" in (getattr(inner.forward, "__module__", None) or "") else "plain"
+    forward = base_model_of(model).forward
+    return "liger" if "liger" in (getattr(forward, "__module__", None) or "") else "plain"
 
 
 def count_parameters(model) -> tuple[int, int]:

@@ -113,7 +113,9 @@ def compile_model(model, setting: str, device: str):
 def decoder_blocks(model) -> list:
     """The repeated decoder blocks, found by the class names transformers keeps whole when it splits a
     model across devices (`_no_split_modules`): compiled one by one, they share one compiled graph."""
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    from thrifty.methods.adapters import base_model_of
+
+    inner = base_model_of(model)
     names = set(getattr(inner, "_no_split_modules", None) or ())
     return [m for m in inner.modules() if type(m).__name__ in names]
 
