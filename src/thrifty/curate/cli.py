@@ -1,9 +1,14 @@
-"""The `thrifty data` verb and its actions (`pairs`): arguments and the functions they map to."""
+"""The `thrifty data` verb: it gathers the actions (inspect, clean, select, augment in their own
+subpackages' cli.py; `pairs` here) and maps `pairs` to its function."""
 
 import argparse
 import json
 import sys
 
+from thrifty.curate.augment import cli as augment_cli
+from thrifty.curate.clean import cli as clean_cli
+from thrifty.curate.inspect import cli as inspect_cli
+from thrifty.curate.select import cli as select_cli
 from thrifty.errors import EXIT_PREEMPTED
 from thrifty.inference.device import add_device_argument
 
@@ -11,8 +16,13 @@ FORMATS = ("auto", "alpaca", "chat", "sharegpt", "prompt_completion")
 
 
 def add_parser(verbs) -> None:
-    data = verbs.add_parser("data", help="Curate training data: build DPO pairs from an SFT file.")
+    data = verbs.add_parser(
+        "data",
+        help="Look at, clean, select and augment training data; build DPO pairs from an SFT file.",
+    )
     actions = data.add_subparsers(dest="data_verb", required=True, metavar="ACTION")
+    for module in (inspect_cli, clean_cli, select_cli, augment_cli):
+        module.add_parser(actions)
     add_pairs_parser(actions)
 
 

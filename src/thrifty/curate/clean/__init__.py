@@ -1,0 +1,1 @@
+"""`thrifty data clean`: Remove duplicates, leakage, bad lengths, other languages and (optionally) PII; nothing is lost."""
