@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,12 @@ class Table:
         return list(seen)
 
 
-def read_table(path: str, fmt: str = "auto", split: str = "train") -> Table:
+def read_table(
+    path: str, fmt: str = "auto", split: str = "train", prepare: Callable[[dict], dict] | None = None
+) -> Table:
     """The file's records and examples, with train's one-line errors for a missing, unreadable, empty
-    or malformed file or an unknown format."""
+    or malformed file or an unknown format. `prepare` maps each record first (select gives rows without
+    an answer an empty one); the Table keeps the prepared records."""
     from thrifty.config.schema import DataConfig
     from thrifty.data.formats import detect_format, to_canonical
     from thrifty.data.readers import check_readable, read_records, resolve_data_path
@@ -52,6 +56,8 @@ def read_table(path: str, fmt: str = "auto", split: str = "train") -> Table:
     records = read_records(path, split)
     if not records:
         raise UserError(f"{file}: the dataset is empty; add examples")
+    if prepare is not None:
+        records = [prepare(record) for record in records]
     config = DataConfig(format=fmt)  # validates the format name as train does
     columns = sorted({key for record in records[:100] for key in record})
     detected = detect_format(columns, config.format, str(file))
@@ -108,7 +114,9 @@ def check_output(output: str, inputs: list[str | Path]) -> Path:
     for given in inputs:
         source = resolve_data_path(given) if isinstance(given, str) else given
         if out.resolve() == source.resolve():  # resolve(): a symlink or ./ spelling is the same file
-            raise UserError(f"{out}: the output is the input; write to another file (the input stays as it is)")
+            raise UserError(
+                f"{out}: the output is the input; write to another file (the input stays as it is)"
+            )
     if not out.parent.is_dir():
         raise UserError(f"{out.parent}: no such folder for the output; create it first")
     return out
@@ -159,4 +167,3 @@ def _write(tmp: Path, suffix: str, records: list[dict[str, Any]], columns: list[
 def _cell(value: Any) -> Any:
     """A CSV cell: nested values (messages) as JSON, so nothing is lost."""
     return json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
-

@@ -2,4 +2,7 @@
 
 
 def add_parser(actions) -> None:
-    actions.add_parser("clean", help="Remove duplicates, leakage, bad lengths, other languages and (optionally) PII; nothing is lost.")
+    actions.add_parser(
+        "clean",
+        help="Remove duplicates, leakage, bad lengths, other languages and (optionally) PII; nothing is lost.",
+    )
