@@ -108,7 +108,9 @@ def check_output(output: str, inputs: list[str | Path]) -> Path:
     for given in inputs:
         source = resolve_data_path(given) if isinstance(given, str) else given
         if out.resolve() == source.resolve():  # resolve(): a symlink or ./ spelling is the same file
-            raise UserError(f"{out}: the output is the input; write to another file (the input stays as it is)")
+            raise UserError(
+                f"{out}: the output is the input; write to another file (the input stays as it is)"
+            )
     if not out.parent.is_dir():
         raise UserError(f"{out.parent}: no such folder for the output; create it first")
     return out
@@ -160,3 +162,13 @@ def _cell(value: Any) -> Any:
     """A CSV cell: nested values (messages) as JSON, so nothing is lost."""
     return json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
 
+
+def load_tokenizer(model: str, trust_remote_code: bool = False) -> Any:
+    """Only the tokenizer of `model` (a bundled name, a folder or a cached hub id), loaded as `thrifty
+    train` loads it: no weights, so counting tokens costs seconds, not the model's memory."""
+    from thrifty.config.schema import ModelConfig
+    from thrifty.models.load import load_tokenizer as load
+    from thrifty.models.registry import resolve_model
+
+    config = ModelConfig(name=model, trust_remote_code=trust_remote_code)
+    return load(resolve_model(model), config)
