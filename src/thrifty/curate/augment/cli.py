@@ -2,4 +2,6 @@
 
 
 def add_parser(actions) -> None:
-    actions.add_parser("augment", help="More training rows from fewer: model paraphrases, back-translation, synonyms.")
+    actions.add_parser(
+        "augment", help="More training rows from fewer: model paraphrases, back-translation, synonyms."
+    )

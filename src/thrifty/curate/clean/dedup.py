@@ -11,7 +11,7 @@ NUM_PERM = 128  # MinHash permutations: the Jaccard estimate's standard error is
 SHINGLE_CHARS = 5  # character 5-grams of the normalised text
 # datasketch cannot build bands for a threshold of 1 (it needs at least 2 bands); its LSH then runs at
 # this threshold and the MinHash estimate (>= the asked one) confirms.
-LSH_MAX_THRESHOLD = 0.99
+LSH_MAX_THRESHOLD = 0.98
 
 _SPACES = re.compile(r"\s+")
 

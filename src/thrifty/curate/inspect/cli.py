@@ -2,4 +2,7 @@
 
 
 def add_parser(actions) -> None:
-    actions.add_parser("inspect", help="Look at a data file before paying for it: lengths, truncation, duplicates, leakage, languages, cost.")
+    actions.add_parser(
+        "inspect",
+        help="Look at a data file before paying for it: lengths, truncation, duplicates, leakage, languages, cost.",
+    )

@@ -2,4 +2,6 @@
 
 
 def add_parser(actions) -> None:
-    actions.add_parser("select", help="Pick the rows worth training on (or labelling): loss, uncertainty, diversity.")
+    actions.add_parser(
+        "select", help="Pick the rows worth training on (or labelling): loss, uncertainty, diversity."
+    )
