@@ -196,3 +196,12 @@ def test_bad_input_is_exit_2_and_nothing_written(name, alpaca_file, tmp_path, ca
     assert "Traceback" not in err and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
     after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert after == before  # nothing new, nothing changed (the input least of all)
+
+
+def test_format_choices_are_trainings():
+    from typing import get_args
+
+    from thrifty.config.schema import DataFormat
+    from thrifty.curate.rows import FORMATS
+
+    assert set(FORMATS) == set(get_args(DataFormat))

@@ -101,7 +101,7 @@ def test_length_counts_words_or_tokens():
         Row(2, "q", "a b c d e f g"),
     ]
     found = RULES["length"].apply(short, Settings(min_answer_tokens=3, max_answer_tokens=6))
-    assert [(r.row, r.reason) for r in found] == [(0, "answer 1 words (< 3)"), (2, "answer 7 words (> 6)")]
+    assert [(r.row, r.reason) for r in found] == [(0, "answer 1 word (< 3)"), (2, "answer 7 words (> 6)")]
     chars = Settings(min_answer_tokens=5, count=lambda texts: [len(t) for t in texts], unit="tokens")
     assert [r.row for r in RULES["length"].apply(short, chars)] == [0]
 

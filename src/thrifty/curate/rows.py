@@ -16,6 +16,8 @@ from typing import Any
 from thrifty.errors import UserError
 
 WRITERS = (".jsonl", ".json", ".csv", ".parquet")
+# The --format choices of the data actions: training's data.format values.
+FORMATS = ("auto", "alpaca", "chat", "sharegpt", "prompt_completion", "text")
 AUGMENTED = "augmented_from"  # the column that marks a generated row: the row number it came from
 
 

@@ -3,7 +3,7 @@
 import argparse
 import json
 
-FORMATS = ("auto", "alpaca", "chat", "sharegpt", "prompt_completion", "text")
+from thrifty.curate.rows import FORMATS
 
 
 def add_parser(actions) -> None:

@@ -13,8 +13,9 @@ def length(rows: list[Row], settings: Settings) -> list[Removal]:
     low, high, unit = settings.min_answer_tokens, settings.max_answer_tokens, settings.unit
     out = []
     for row, n in zip(rows, settings.count([r.answer for r in rows]), strict=True):
+        size = f"answer {n} {unit.removesuffix('s') if n == 1 else unit}"
         if n < low:
-            out.append(Removal(row.index, f"answer {n} {unit} (< {low})"))
+            out.append(Removal(row.index, f"{size} (< {low})"))
         elif high is not None and n > high:
-            out.append(Removal(row.index, f"answer {n} {unit} (> {high})"))
+            out.append(Removal(row.index, f"{size} (> {high})"))
     return out
