@@ -17,6 +17,8 @@ from typing import Any
 from thrifty.errors import UserError
 
 WRITERS = (".jsonl", ".json", ".csv", ".parquet")
+# The --format choices of the data actions: training's data.format values.
+FORMATS = ("auto", "alpaca", "chat", "sharegpt", "prompt_completion", "text")
 AUGMENTED = "augmented_from"  # the column that marks a generated row: the row number it came from
 
 
@@ -167,3 +169,14 @@ def _write(tmp: Path, suffix: str, records: list[dict[str, Any]], columns: list[
 def _cell(value: Any) -> Any:
     """A CSV cell: nested values (messages) as JSON, so nothing is lost."""
     return json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
+
+
+def load_tokenizer(model: str, trust_remote_code: bool = False) -> Any:
+    """Only the tokenizer of `model` (a bundled name, a folder or a cached hub id), loaded as `thrifty
+    train` loads it: no weights, so counting tokens costs seconds, not the model's memory."""
+    from thrifty.config.schema import ModelConfig
+    from thrifty.models.load import load_tokenizer as load
+    from thrifty.models.registry import resolve_model
+
+    config = ModelConfig(name=model, trust_remote_code=trust_remote_code)
+    return load(resolve_model(model), config)
