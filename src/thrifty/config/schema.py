@@ -135,6 +135,12 @@ class DataConfig(Section):
     max_examples: int | None = Field(
         None, gt=0, description="Use only the first N training examples (quick runs)."
     )
+    order: Literal["shuffle", "length", "curriculum"] = Field(
+        "shuffle",
+        description="Order training reads rows in: shuffle (seeded random), length (shortest first), "
+        "curriculum (easy to hard by the base model's answer loss, scored once and cached). length and "
+        "curriculum repeat the same order each epoch and are kept in checkpoints, so a resume replays them.",
+    )
     packing: bool = Field(
         True,
         description="Padding-free packing: each micro-batch is one row of its examples end to end, with "

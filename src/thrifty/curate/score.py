@@ -19,6 +19,7 @@ from thrifty.data.tokenize import IGNORE_INDEX
 from thrifty.paths import thrifty_home
 
 CACHE_VERSION = 1  # bump when a score's definition changes
+FORWARD = "forward"  # cache kind of losses_and_hidden: [loss, hidden] per row
 
 
 def scores_cache_dir() -> Path:
@@ -96,7 +97,8 @@ def _padded(rows: list[dict[str, list[int]]], pad_id: int, device) -> tuple[Any,
     for i, r in enumerate(rows):
         n = len(r["input_ids"])
         ids[i, :n] = torch.tensor(r["input_ids"])
-        labels[i, :n] = torch.tensor(r.get("labels") or r["input_ids"])
+        if r.get("labels") is not None:  # a prompt row has none: every position stays -100 (prompt)
+            labels[i, :n] = torch.tensor(r["labels"])
         mask[i, :n] = 1
     return ids.to(device), labels.to(device), mask.to(device)
 
@@ -126,35 +128,45 @@ def _each_batch(model, rows, batch_size: int, desc: str, progress: bool, step) -
     return out
 
 
-def answer_losses(model, rows, batch_size: int = 8, progress: bool = True) -> list[float]:
-    """Mean cross-entropy (nats/token) over each row's label tokens; NaN for a row with none."""
+def losses_and_hidden(
+    model, rows, batch_size: int = 8, progress: bool = True
+) -> list[tuple[float, list[float]]]:
+    """One forward per batch gives both, per row: the mean cross-entropy (nats/token) over its label
+    tokens (NaN for a row with none), and its last-layer hidden state averaged over the prompt positions
+    (labels -100), L2-normalised. Causal attention makes the prompt's hidden states the same with or
+    without the answer after it, so a labelled and an unlabelled pool are embedded alike. Logits are
+    computed only where a label is (the output head on those positions): no full-vocabulary logits over
+    the prompt, which on CPU is most of the time."""
     import torch
 
-    def step(ids, labels, mask):
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-        target = labels[:, 1:]
-        loss = torch.nn.functional.cross_entropy(
-            logits.transpose(1, 2), target, ignore_index=IGNORE_INDEX, reduction="none"
-        )
-        counted = (target != IGNORE_INDEX).sum(dim=1)
-        total = loss.sum(dim=1)
-        return [float(t / c) if c else float("nan") for t, c in zip(total, counted, strict=True)]
+    decoder, head = model.get_decoder(), model.get_output_embeddings()
 
-    return _each_batch(model, rows, batch_size, "loss", progress, step)
+    def step(ids, labels, mask):
+        hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        target = labels[:, 1:]
+        scored = target != IGNORE_INDEX
+        logits = head(hidden[:, :-1][scored]).float()
+        per_token = torch.nn.functional.cross_entropy(logits, target[scored], reduction="none")
+        row_of = scored.nonzero()[:, 0]
+        total = torch.zeros(ids.shape[0]).index_add_(0, row_of.cpu(), per_token.cpu())
+        counted = scored.sum(dim=1).cpu()
+        prompt = ((labels == IGNORE_INDEX) & (mask == 1)).unsqueeze(-1).to(hidden.dtype)
+        mean = (hidden * prompt).sum(dim=1) / prompt.sum(dim=1).clamp(min=1)
+        mean = torch.nn.functional.normalize(mean.float(), dim=-1).cpu().tolist()
+        return [
+            (float(t / c) if c else float("nan"), m) for t, c, m in zip(total, counted, mean, strict=True)
+        ]
+
+    return _each_batch(model, rows, batch_size, "score", progress, step)
+
+
+def answer_losses(model, rows, batch_size: int = 8, progress: bool = True) -> list[float]:
+    return [loss for loss, _ in losses_and_hidden(model, rows, batch_size, progress)]
 
 
 def mean_hidden(model, rows, batch_size: int = 8, progress: bool = True) -> list[list[float]]:
-    """Each row's last-layer hidden state averaged over its tokens, L2-normalised (cosine geometry)."""
-    import torch
-
-    def step(ids, labels, mask):
-        hidden = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        mean = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
-        mean = torch.nn.functional.normalize(mean.float(), dim=-1)
-        return mean.cpu().tolist()
-
-    return _each_batch(model, rows, batch_size, "hidden", progress, step)
+    """Prompt rows (labels absent: every position is prompt): their mean hidden states."""
+    return [hidden for _, hidden in losses_and_hidden(model, rows, batch_size, progress)]
 
 
 def answer_entropies(

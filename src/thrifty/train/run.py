@@ -16,6 +16,7 @@ from typing import Any
 
 from thrifty.config.schema import RunConfig
 from thrifty.data import PreparedData
+from thrifty.errors import UserError
 from thrifty.hardware import current_memory_bytes, device_name, reset_peak_memory, resolve_precision
 from thrifty.io import write_json_atomic
 from thrifty.train.folder import SUMMARY, check_run_dir, default_run_dir, finished_summary
@@ -98,12 +99,12 @@ def train(
     if ranks.is_main():  # one writer; the others wait until the folder is claimed
         open_run_dir(s.run_dir, s.config, s.resume.checkpoint)
     ranks.barrier()
-    run_config, collate, speed_state = prepare_speed(
+    run_config, collate, speed_state, data = prepare_speed(
         model, s.tokenizer, s.data, s.config, s.resume.state or {}
     )
     trainer, metrics = build_trainer(
         model,
-        s.data,
+        data,
         run_config,
         collate,
         s.precision,
@@ -236,6 +237,11 @@ def setup(
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
     objective = get_objective(config.train.objective)
+    if config.data.order != "shuffle" and not objective.thrifty_batches:
+        raise UserError(
+            f"data.order={config.data.order} orders the rows thrifty batches itself (sft); objective "
+            f"{config.train.objective} reads its data through its own trainer: use data.order=shuffle"
+        )
 
     def prepare() -> PreparedData:
         return objective.prepare_data(config.data, tokenizer, config.train.seed)

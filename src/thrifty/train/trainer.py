@@ -34,19 +34,21 @@ def build_model(model_path: str, config: RunConfig, precision: str = "fp32", loa
 
 
 def prepare_speed(model, tokenizer, data: PreparedData, config: RunConfig, saved: dict[str, Any]):
-    """Compile (when it helps), build the collator, and pick the micro-batch (when asked); returns the
-    config the trainer runs with, the collator, and the state a resume needs to replay the same batches."""
+    """Order the rows (data.order), compile (when it helps), build the collator, and pick the micro-batch
+    (when asked); returns the config the trainer runs with, the collator, the state a resume needs to
+    replay the same batches, and the data in the order it trains."""
     from thrifty.distributed.rank import launched
     from thrifty.objectives import get_objective
     from thrifty.train.speed import choose_micro_batch, chunk_loss, compile_model, make_collator
 
     device = device_name()
+    data, order_state = ordered_data(model, data, config, saved, device)
     compile_model(model, config.train.compile, device)
     if not get_objective(config.train.objective).thrifty_batches:
         # The trainer brings its own collator; nothing is packed and thrifty's micro-batch search, which
         # measures thrifty's batches, does not apply (the summary then says packing: false).
         data_config = config.data.model_copy(update={"packing": False})
-        return config.model_copy(update={"data": data_config}), None, {}
+        return config.model_copy(update={"data": data_config}), None, {}, data
     collate = make_collator(config, tokenizer, device)
     chunk_loss(model, config, device)
     if launched():  # the search measures one device alone; every rank must keep the same micro-batch
@@ -54,7 +56,26 @@ def prepare_speed(model, tokenizer, data: PreparedData, config: RunConfig, saved
             update={"train": config.train.model_copy(update={"auto_micro_batch": "off"})}
         )
     config, state = choose_micro_batch(model, data.train, collate, config, saved, device)
-    return config, collate, state
+    return config, collate, {**state, **order_state}, data
+
+
+def ordered_data(model, data: PreparedData, config: RunConfig, saved: dict[str, Any], device: str):
+    """data.order applied to a copy of the data (a sweep's preloaded data stays as it was) and the order
+    to checkpoint. Scored on the training device, where the base model would be placed anyway."""
+    from dataclasses import replace
+
+    from thrifty.curate.order import ordered_rows
+    from thrifty.curate.score import model_fingerprint
+    from thrifty.models.registry import resolve_model
+    from thrifty.train.autobatch import place_model
+
+    if config.data.order == "shuffle":
+        return data, {}
+    if config.data.order == "curriculum":
+        place_model(model, device)
+    fingerprint = model_fingerprint(resolve_model(config.model.name))
+    rows, state = ordered_rows(model, data.train, config.data.order, saved, fingerprint)
+    return replace(data, train=rows, train_lengths=[]), state
 
 
 def build_trainer(
@@ -143,7 +164,7 @@ def training_arguments(
         bf16=precision in ("bf16", "bf16-base"),  # bf16-base: autocast over a base already in bf16
         fp16=precision == "fp16",
         use_cpu=device_name() == "cpu",
-        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        train_sampling_strategy=sampling_strategy(config),
         eval_strategy="steps" if t.eval_every_steps else "no",
         eval_steps=t.eval_every_steps,
         metric_for_best_model="eval_loss" if t.early_stopping_patience else None,
@@ -160,6 +181,13 @@ def training_arguments(
     )
     fields.update(kwargs)  # the objective's own fields last: KTO must read its rows in order
     return (args_class or TrainingArguments)(**fields)
+
+
+def sampling_strategy(config: RunConfig) -> str:
+    """data.order other than shuffle has put the rows in order already: read them as they are."""
+    if config.data.order != "shuffle":
+        return "sequential"
+    return "group_by_length" if config.train.group_by_length else "random"
 
 
 def one_device(args) -> None:

@@ -40,16 +40,23 @@ class PoolScorer:
     def _bar(self) -> dict[str, Any]:
         return {"batch_size": self.options.batch_size, "progress": self.options.progress}
 
-    def losses(self) -> list[float]:
+    def forward(self) -> list[tuple[float, list[float]]]:
+        """(answer loss, mean prompt hidden state) per row, one forward pass for both: the full rows as
+        training tokenizes them when the pool has answers, else the prompts alone (loss NaN)."""
         from thrifty.data.tokenize import encode_example
 
-        rows = [
-            encode_example(e, self.tokenizer, self.options.max_seq_len, False, self.system)[0]
-            for e in self.pool.table.examples
-        ]
-        return score.cached_scores(
-            "loss", self.fingerprint, rows, lambda todo: score.answer_losses(self.model, todo, **self._bar())
-        )
+        if self.pool.all_labelled:
+            rows = [
+                encode_example(e, self.tokenizer, self.options.max_seq_len, False, self.system)[0]
+                for e in self.pool.table.examples
+            ]
+        else:
+            rows = self.prompt_rows()
+        compute = lambda todo: score.losses_and_hidden(self.model, todo, **self._bar())  # noqa: E731
+        return score.cached_scores(score.FORWARD, self.fingerprint, rows, compute)
+
+    def losses(self) -> list[float]:
+        return [loss for loss, _ in self.forward()]
 
     def prompt_rows(self) -> list[dict[str, list[int]]]:
         """Each row's prompt, rendered to ask for the answer; its last max_seq_len tokens."""
@@ -74,9 +81,4 @@ class PoolScorer:
         return score.cached_scores(f"entropy{new}", self.fingerprint, self.prompt_rows(), compute)
 
     def hidden(self) -> list[list[float]]:
-        return score.cached_scores(
-            "hidden",
-            self.fingerprint,
-            self.prompt_rows(),
-            lambda todo: score.mean_hidden(self.model, todo, **self._bar()),
-        )
+        return [hidden for _, hidden in self.forward()]
