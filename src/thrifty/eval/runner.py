@@ -147,7 +147,6 @@ def check_options(options: EvalOptions) -> None:
         "--max-examples": options.max_examples,
         "--max-new-tokens": options.max_new_tokens,
         "--lm-eval-limit": options.lm_eval_limit,
-        "--few-shot": options.few_shot,
     }
     for flag, value in counts.items():
         if value is not None and value < 1:
