@@ -71,7 +71,10 @@ def test_few_shot_on_pairs_is_refused_before_training(tiny_model, tmp_path, caps
     pairs = tmp_path / "pairs.jsonl"
     rows = [{"prompt": f"Question {i}?", "chosen": "Yes.", "rejected": "No."} for i in range(10)]
     pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert _compare(tiny_model, pairs, tmp_path / "cmp", "--strategies", "dpo,few-shot", "--budget-steps", "1") == 2
+    assert (
+        _compare(tiny_model, pairs, tmp_path / "cmp", "--strategies", "dpo,few-shot", "--budget-steps", "1")
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "few-shot is scored on held-out answers" in err
     assert not (tmp_path / "cmp" / "results").exists()

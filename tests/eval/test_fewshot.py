@@ -92,7 +92,9 @@ def test_random_is_seeded_per_query():
 @pytest.fixture(scope="module")
 def tiny_run(tiny_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("fewshot-run")
-    return train_tiny_run(tiny_model, write_faq(folder / "faq.jsonl"), folder / "run", "lora", "data.max_seq_len=256")
+    return train_tiny_run(
+        tiny_model, write_faq(folder / "faq.jsonl"), folder / "run", "lora", "data.max_seq_len=256"
+    )
 
 
 def test_eval_few_shot_reports_the_base_with_shots(tiny_run, capsys):
