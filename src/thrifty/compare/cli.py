@@ -4,8 +4,10 @@ import argparse
 import json
 from pathlib import Path
 
+from thrifty.compare.fewshot import DEFAULT_K, FewShotSpec
 from thrifty.config.args import add_train_arguments, config_from_args
 from thrifty.errors import UserError
+from thrifty.eval.fewshot.pick import DEFAULT_PICK, PICKS
 
 
 def add_parser(verbs) -> None:
@@ -21,7 +23,21 @@ def add_parser(verbs) -> None:
         help="Comma-separated strategies (default: scratch,full,lora,qlora): methods (lora, qlora, full...), "
         "objectives (dpo, orpo...: the config's method) or stages joined by + (sft+dpo: SFT on the chosen "
         "answers, then DPO from the merged result). With a pairs file every strategy is ranked on held-out "
-        "preference accuracy against the base.",
+        "preference accuracy against the base. few-shot trains nothing: the base model with --few-shot K "
+        "training examples in each prompt, scored on the same held-out answer loss (e.g. few-shot,lora).",
+    )
+    comp.add_argument(
+        "--few-shot",
+        type=int,
+        metavar="K",
+        help=f"Shots per prompt for the few-shot strategy (default {DEFAULT_K}).",
+    )
+    comp.add_argument(
+        "--few-shot-pick",
+        choices=tuple(PICKS),
+        default=DEFAULT_PICK,
+        help="How few-shot picks its shots: retrieved (the training questions most like each held-out "
+        "one, TF-IDF cosine) or random (seeded).",
     )
     comp.add_argument("--budget-steps", type=int, help="Optimizer steps per strategy.")
     comp.add_argument("--budget-minutes", type=float, help="Training minutes per strategy.")
@@ -43,12 +59,25 @@ def check_budget(args: argparse.Namespace) -> None:
             raise UserError(f"--{name.replace('_', '-')} must be positive (got {value})")
 
 
+def few_shot_spec(args: argparse.Namespace, strategies) -> FewShotSpec:
+    """--few-shot K only means something for the few-shot strategy: given without it, it is a mistake."""
+    from thrifty.eval.fewshot.build import check_k
+
+    check_k(args.few_shot, args.few_shot_pick)
+    if args.few_shot is not None and not any(s.baseline == "few-shot" for s in strategies):
+        raise UserError(
+            f"--few-shot {args.few_shot} sets the shots of the few-shot strategy; add few-shot to --strategies"
+        )
+    return FewShotSpec(args.few_shot or DEFAULT_K, args.few_shot_pick)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from thrifty.compare.runner import Budget, compare, parse_strategies
     from thrifty.train.preflight import preflight
 
     strategies = parse_strategies(args.strategies)
     check_budget(args)
+    few_shot = few_shot_spec(args, strategies)
     config = config_from_args(args)
     preflight(config)
     from thrifty.quiet import quiet_libraries
@@ -58,7 +87,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     out = Path(args.output or "runs/compare")
     budget = Budget(args.budget_steps, args.budget_minutes, args.budget_dollars, args.gpu)
-    results = compare(config, strategies, budget, out, args.same_lr, progress=not args.no_progress)
+    results = compare(
+        config, strategies, budget, out, args.same_lr, progress=not args.no_progress, few_shot=few_shot
+    )
     report = write_report(results, out, args.gpu)
     if args.json:
         print(json.dumps(report, indent=2, default=str))

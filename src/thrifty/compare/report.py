@@ -43,14 +43,22 @@ def rows(results: list[dict[str, Any]], gpu: str | None) -> list[dict[str, Any]]
                     "steps": s["steps"],
                 }
             )
+            if r.get("few_shot"):  # what few-shot moves to inference: prompt tokens per query
+                row["prompt tokens per query"] = r["few_shot"]["prompt_tokens_per_query"]
+                row["zero-shot prompt tokens"] = r["few_shot"]["zero_shot_prompt_tokens_per_query"]
             pref = r.get("preference") or {}
             row["preference accuracy"] = pref.get("preference_accuracy")
             row["reward margin"] = pref.get("reward_margin")
             # A staged strategy (sft+dpo) costs what its stages cost, each at its own method's MFU.
             stages = r.get("stages") or [{"summary": s, "method": r.get("method", r["strategy"])}]
-            row["$"] = (
-                sum(run_dollars(st["summary"], st["method"], gpu)["usd"] for st in stages) if gpu else None
-            )
+            if r.get("baseline"):  # few-shot trains nothing: its price is paid per query (see its note)
+                row["$"] = 0.0 if gpu else None
+            else:
+                row["$"] = (
+                    sum(run_dollars(st["summary"], st["method"], gpu)["usd"] for st in stages)
+                    if gpu
+                    else None
+                )
         out.append(row)
     return out
 
@@ -128,10 +136,23 @@ def recommend(table: list[dict[str, Any]], gpu: str | None) -> str:
             f" Starting from the pretrained model beats training from scratch by "
             f"{scratch['eval loss'] - pick['eval loss']:.2f} nats of eval loss on the same budget."
         )
+    if pick.get("prompt tokens per query"):
+        text += few_shot_caveat(pick)
     failed = [r["strategy"] for r in table if r["status"] != "ok"]
     if failed:
         text += f" Failed: {', '.join(failed)} (see the table)."
     return text
+
+
+def few_shot_caveat(row: dict[str, Any]) -> str:
+    """What recommending few-shot leaves out: the shots' tokens are paid on every query."""
+    shot, zero = row["prompt tokens per query"], row["zero-shot prompt tokens"]
+    if shot <= zero:
+        return " No shot fit within data.max_seq_len, so this is the base model zero-shot."
+    return (
+        f" {row['strategy']} trains nothing, but each query then carries {shot:.0f} prompt tokens instead "
+        f"of {zero:.0f} ({shot / max(zero, 1e-9):.1f}x): weigh that against the traffic you expect."
+    )
 
 
 def _fmt(value: Any, column: str = "") -> str:
@@ -199,7 +220,10 @@ def plot_pareto(table: list[dict[str, Any]], path: Path) -> None:
 
 def write_report(results: list[dict[str, Any]], out: Path, gpu: str | None) -> dict[str, Any]:
     """report.md, report.html, loss_curves.png, quality_vs_cost.png; returns the table and advice."""
+    from thrifty.compare.fewshot import few_shot_note
+
     table = rows(results, gpu)
+    notes = [few_shot_note(r) for r in results if r["status"] == "ok" and r.get("few_shot")]
     advice = recommend(table, gpu)
     plot_losses(results, out / "loss_curves.png")
     plot_pareto(table, out / "quality_vs_cost.png")
@@ -223,6 +247,8 @@ def write_report(results: list[dict[str, Any]], out: Path, gpu: str | None) -> d
         f"\\* on the Pareto frontier of {key} against cost."
         + (f" Dollars: cheapest listed {gpu}." if gpu else ""),
         "",
+        *notes,
+        "",
         *errors,
         "",
         "![loss curves](loss_curves.png)",
@@ -236,7 +262,7 @@ def write_report(results: list[dict[str, Any]], out: Path, gpu: str | None) -> d
     page = (
         f"<!doctype html><meta charset=utf-8><title>thrifty compare</title><h1>Strategy comparison</h1>"
         f"<p>{html.escape(advice).replace('**', '')}</p><table border=1 cellpadding=4><tr>{head}</tr>{body}"
-        f"</table><p>* on the Pareto frontier.</p>{''.join(f'<p>{html.escape(e)}</p>' for e in errors)}"
+        f"</table><p>* on the Pareto frontier.</p>{''.join(f'<p>{html.escape(e)}</p>' for e in notes + errors)}"
         f"<img src=loss_curves.png><img src=quality_vs_cost.png>"
     )
     (out / "report.html").write_text(page, encoding="utf-8")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from thrifty.compare.fewshot import FewShotSpec
 from thrifty.compare.strategies import Strategy
 from thrifty.compare.strategies import parse_strategies as parse
 from thrifty.config.schema import RunConfig
@@ -121,39 +122,31 @@ def run_strategy(
     results: Path,
     progress: bool,
     rank_on_pairs: RunConfig | None,
+    few_shot: FewShotSpec | None = None,
 ) -> dict[str, Any]:
-    """Train one strategy's stages in turn (or reuse its result) and return its result record; with
-    `rank_on_pairs` (the base config) its final model is scored on the held-out preference pairs."""
-    from thrifty.compare.stages import combined, hand_over, preference_quality
-    from thrifty.train.run import train
+    """Train one strategy's stages in turn, or evaluate a baseline (few-shot), or reuse its result, and
+    return its result record; with `rank_on_pairs` (the base config) its final model is scored on the
+    held-out preference pairs."""
+    from thrifty.compare.fewshot import run_few_shot
 
     name, path = strategy.name, results / f"{strategy.slug}.json"
     first = make_config(strategy, 0, None)
-    digest = config_hash(first)
+    few_shot = few_shot or FewShotSpec()
+    digest = few_shot.digest(first) if strategy.baseline else config_hash(first)
     if path.is_file():
         old = json.loads(path.read_text())
         if old.get("config_hash") == digest and old.get("status") == "ok":
             print(f"compare: {name}: result unchanged, skipped", file=sys.stderr)
             return old
-    print(f"compare: training {name} ...", file=sys.stderr)
+    print(f"compare: {'evaluating' if strategy.baseline else 'training'} {name} ...", file=sys.stderr)
     record: dict[str, Any] = {"strategy": name, "config_hash": digest, "run_dir": first.output.dir}
     try:
-        stages, model, curve = [], None, []
-        for i in range(len(strategy.stages)):
-            config = first if i == 0 else make_config(strategy, i, model)
-            summary = train(config, progress=progress).summary
-            run_dir = Path(config.output.dir)
-            offset = curve[-1][0] if curve else 0  # the stages' steps follow each other on one axis
-            curve += [[step + offset, loss] for step, loss in _loss_curve(run_dir)]
-            stages.append({"run_dir": str(run_dir), "method": config.method.name, "summary": summary})
-            if i + 1 < len(strategy.stages):
-                model = str(hand_over(run_dir))
-        record.update(status="ok", summary=combined(stages), loss_curve=curve, method=stages[-1]["method"])
-        record["run_dir"] = stages[-1]["run_dir"]
-        if len(stages) > 1:
-            record["stages"] = stages
-        if rank_on_pairs is not None:
-            record["preference"] = preference_quality(rank_on_pairs, run_dir, len(stages) > 1)
+        if strategy.baseline:
+            record.update(
+                status="ok", baseline=strategy.baseline, run_dir=None, **run_few_shot(first, few_shot)
+            )
+        else:
+            record.update(_train_stages(strategy, make_config, first, progress, rank_on_pairs))
     except UserError:
         raise  # the user's input is wrong for every strategy after this one too: say it once and stop
     except Exception as exc:  # one strategy's crash is reported; the others still run
@@ -163,6 +156,37 @@ def run_strategy(
             traceback=traceback.format_exc(limit=3),
         )
     write_json_atomic(path, record)
+    return record
+
+
+def _train_stages(
+    strategy: Strategy, make_config: StageConfig, first: RunConfig, progress: bool, rank_on_pairs
+) -> dict[str, Any]:
+    """Each stage trained from the previous stage's model; the record fields of the finished strategy."""
+    from thrifty.compare.stages import combined, hand_over, preference_quality
+    from thrifty.train.run import train
+
+    stages, model, curve = [], None, []
+    for i in range(len(strategy.stages)):
+        config = first if i == 0 else make_config(strategy, i, model)
+        summary = train(config, progress=progress).summary
+        run_dir = Path(config.output.dir)
+        offset = curve[-1][0] if curve else 0  # the stages' steps follow each other on one axis
+        curve += [[step + offset, loss] for step, loss in _loss_curve(run_dir)]
+        stages.append({"run_dir": str(run_dir), "method": config.method.name, "summary": summary})
+        if i + 1 < len(strategy.stages):
+            model = str(hand_over(run_dir))
+    record: dict[str, Any] = {
+        "status": "ok",
+        "summary": combined(stages),
+        "loss_curve": curve,
+        "method": stages[-1]["method"],
+        "run_dir": stages[-1]["run_dir"],
+    }
+    if len(stages) > 1:
+        record["stages"] = stages
+    if rank_on_pairs is not None:
+        record["preference"] = preference_quality(rank_on_pairs, run_dir, len(stages) > 1)
     return record
 
 
@@ -178,6 +202,7 @@ def compare(
     out: Path,
     same_lr: bool = False,
     progress: bool = True,
+    few_shot: FewShotSpec | None = None,
 ) -> list[dict[str, Any]]:
     from thrifty.compare.dollars import gpu_price
     from thrifty.compare.stages import chosen_as_sft, is_pairs_file
@@ -206,6 +231,11 @@ def compare(
 
     configs = {s.name: strategy_config(base, s, budget, out, same_lr, price) for s in strategies}
     check_fits_model(configs)
+    few_shot = few_shot or FewShotSpec()
+    if any(s.baseline for s in strategies):
+        from thrifty.compare.fewshot import check_few_shot
+
+        check_few_shot(base, pairs, few_shot)
     claim_output(out, "compare", protect=data_paths(base))
     if pairs:
         chosen_as_sft(base.data.path, base.data, out / "data" / "chosen.jsonl")
@@ -214,4 +244,4 @@ def compare(
     results = out / "results"
     results.mkdir(parents=True, exist_ok=True)
     ranked = base if pairs else None  # on pairs every strategy is scored on the held-out preferences
-    return [run_strategy(s, make_config, results, progress, ranked) for s in strategies]
+    return [run_strategy(s, make_config, results, progress, ranked, few_shot) for s in strategies]

@@ -2,6 +2,9 @@
 objective (`dpo`, `orpo`: the base config's method), or stages joined by `+` (`sft+dpo`: supervised tuning
 on the chosen answers, then DPO starting from the merged result, the usual SFT-then-DPO recipe).
 
+`few-shot` trains nothing: the base model with k training examples in each prompt, scored on the same
+held-out answers (thrifty.compare.fewshot); it stands alone, never as a stage.
+
 A stage after the first starts from the previous stage's model (merged, when it trained an adapter), and
 its reference for reference-based objectives is that model: what a user running the two commands gets.
 """
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 from thrifty.errors import UserError
 
 SEPARATORS = ("->", "→")  # accepted spellings of "+" between stages
+BASELINES = ("few-shot",)  # strategies that evaluate the base model instead of training it
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class Stage:
 class Strategy:
     name: str
     stages: tuple[Stage, ...]
+    baseline: str | None = None  # one of BASELINES: nothing trains, its one stage is the base config
 
     @property
     def slug(self) -> str:
@@ -48,7 +53,8 @@ def parse_stage(token: str) -> Stage:
         return Stage(objective=token)
     raise UserError(
         f"unknown strategy part {token!r}; a strategy is a method ({', '.join(method_names())}), an objective "
-        f"({', '.join(OBJECTIVES)}), or stages joined by + (e.g. sft+dpo)"
+        f"({', '.join(OBJECTIVES)}), stages joined by + (e.g. sft+dpo), or the untrained baseline "
+        f"{' or '.join(BASELINES)}"
     )
 
 
@@ -57,6 +63,13 @@ def parse_strategy(text: str) -> Strategy:
     for sep in SEPARATORS:
         name = name.replace(sep, "+")
     tokens = [t.strip() for t in name.split("+")]
+    if name in BASELINES:
+        return Strategy(name, (Stage(),), baseline=name)
+    if any(t in BASELINES for t in tokens):
+        raise UserError(
+            f"strategy {text!r}: few-shot trains nothing, so it cannot be a stage; list it on its own "
+            "(--strategies few-shot,lora)"
+        )
     if any(not t for t in tokens):
         raise UserError(f"strategy {text!r} has an empty stage; join stages with + (e.g. sft+dpo)")
     return Strategy("+".join(tokens), tuple(parse_stage(t) for t in tokens))

@@ -35,6 +35,22 @@ def add_eval_parser(verbs) -> argparse.ArgumentParser:
     ev.add_argument(
         "--compare-base", action="store_true", help="Also evaluate the base model on the same prompts."
     )
+    ev.add_argument(
+        "--few-shot",
+        type=int,
+        metavar="K",
+        help="Also evaluate the base model with K of the run's training examples as earlier turns before "
+        "each question (the in-context baseline fine-tuning must beat): loss on the same answer tokens, "
+        "and the task metrics on its answers. Shots are dropped to fit data.max_seq_len and counted. "
+        "Needs a run folder, as every eval does.",
+    )
+    ev.add_argument(
+        "--few-shot-pick",
+        choices=("random", "retrieved"),
+        default="retrieved",
+        help="How shots are chosen: retrieved (default; the training questions most like the query, by "
+        "TF-IDF cosine) or random (seeded by the run's seed).",
+    )
     ev.add_argument("--max-examples", type=int, help="Evaluate only the first N examples.")
     ev.add_argument("--batch-size", type=int, default=8, help="Prompts per generation batch (left-padded).")
     ev.add_argument("--max-new-tokens", type=int, default=128, help="Most tokens per generated answer.")
@@ -87,6 +103,8 @@ def run_eval(args: argparse.Namespace) -> int:
         "base": args.base,
         "device": args.device,
         "progress": not args.no_progress,
+        "few_shot": args.few_shot,
+        "few_shot_pick": args.few_shot_pick,
     }
     quiet_libraries()
     from thrifty.eval.report import print_report

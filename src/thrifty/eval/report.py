@@ -7,13 +7,24 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-NAMES = {"base": "base", "fine_tuned": "fine-tuned"}
+NAMES = {"base": "base", "base_few_shot": "base few-shot", "fine_tuned": "fine-tuned"}
+MODELS = ("base", "base_few_shot", "fine_tuned")  # the table's columns, in this order
+
+
+def name_of(report: dict[str, Any], model: str) -> str:
+    if model == "base_few_shot" and report.get("few_shot"):
+        return f"base {report['few_shot']['k']}-shot"
+    return NAMES[model]
+
+
+def models_in(report: dict[str, Any], where: dict[str, Any]) -> list[str]:
+    return [m for m in MODELS if m in where]
 
 
 def metric_rows(report: dict[str, Any]) -> list[list[str]]:
     """[what, base?, fine-tuned, delta?] rows; the base and delta columns only with --compare-base."""
     models = report["models"]
-    order = [name for name in ("base", "fine_tuned") if name in models]
+    order = models_in(report, models)
     rows = [["perplexity", *(f"{models[m]['perplexity']:.3f}" for m in order)]]
     rows.append(["loss (nats/token)", *(f"{models[m]['loss']:.4f}" for m in order)])
     for metric in models["fine_tuned"].get("scores", {}):
@@ -50,7 +61,7 @@ def preference_rows(report: dict[str, Any], columns: int) -> list[list[str]]:
 
 
 def headers(report: dict[str, Any]) -> list[str]:
-    cols = ["", *(NAMES[m] for m in ("base", "fine_tuned") if m in report["models"])]
+    cols = ["", *(name_of(report, m) for m in models_in(report, report["models"]))]
     return cols + (["delta"] if report.get("delta") else [])
 
 
@@ -64,13 +75,15 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         _md_table(headers(report), metric_rows(report)),
     ]
+    if report.get("few_shot"):
+        lines += ["", few_shot_note(report)]
     if report.get("lm_eval"):
         lines += ["", "## lm-evaluation-harness", "", _md_table(*lm_eval_table(report["lm_eval"]))]
     if report["samples"]:
         lines += ["", "## Example answers", ""]
         for sample in report["samples"]:
             lines += [f"**Prompt:** {sample['prompt']}", "", f"- reference: {sample['reference']}"]
-            lines += [f"- {NAMES[m]}: {sample[m]}" for m in ("base", "fine_tuned") if m in sample]
+            lines += [f"- {name_of(report, m)}: {sample[m]}" for m in models_in(report, sample)]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -100,6 +113,8 @@ def print_report(report: dict[str, Any]) -> None:
         table.add_row(*row)
     console = Console(width=140)
     console.print(table)
+    if report.get("few_shot"):
+        console.print(few_shot_note(report))
     if report.get("lm_eval"):
         head, rows = lm_eval_table(report["lm_eval"])
         harness = Table(title="lm-evaluation-harness")
@@ -111,9 +126,24 @@ def print_report(report: dict[str, Any]) -> None:
     for sample in report["samples"][:2]:
         console.print(f"[bold]prompt[/bold]: {sample['prompt']}")
         console.print(f"  reference: {sample['reference']}")
-        for m in ("base", "fine_tuned"):
-            if m in sample:
-                console.print(f"  {NAMES[m]}: {sample[m]}")
+        for m in models_in(report, sample):
+            console.print(f"  {name_of(report, m)}: {sample[m]}")
+
+
+def few_shot_note(report: dict[str, Any]) -> str:
+    """What the few-shot column is, what it cost per query, and how many prompts had to be cut."""
+    fs = report["few_shot"]
+    delta = report.get("delta_vs_few_shot", {}).get("loss")
+    versus = f" Fine-tuned minus {fs['k']}-shot loss: {delta:+.4f} nats/token." if delta is not None else ""
+    return (
+        f"{name_of(report, 'base_few_shot')}: the base model with up to {fs['k']} of the run's "
+        f"{fs['pool']} training examples ({fs['pick']}) as earlier turns before each question; the loss "
+        f"is on the same answer tokens as the other columns. {fs['shots_per_prompt']:.2f} shots per prompt; "
+        f"{fs['shortened']} prompts lost shots and {fs['truncated']} were truncated to fit "
+        f"data.max_seq_len={fs['max_seq_len']}. Each query's prompt is {fs['prompt_tokens_per_query']:.0f} "
+        f"tokens instead of {fs['zero_shot_prompt_tokens_per_query']:.0f} zero-shot "
+        f"({fs['prompt_token_ratio']:.1f}x the prompt to process per query).{versus}"
+    )
 
 
 def _md_table(head: list[str], rows: list[list[str]]) -> str:

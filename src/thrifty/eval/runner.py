@@ -9,6 +9,7 @@ from typing import Any
 
 from thrifty.config.objectives import OBJECTIVES
 from thrifty.errors import UserError
+from thrifty.eval.fewshot.build import check_k
 from thrifty.inference.device import choose_device
 from thrifty.inference.run_folder import RunFolder, load_base, load_tokenizer_for, load_tuned, open_run
 
@@ -35,6 +36,8 @@ class EvalOptions:
     base: str | None = None  # this machine's copy of the base model (default: where the run recorded it)
     device: str = "auto"  # auto, cpu or cuda: see thrifty.inference.device
     progress: bool = True
+    few_shot: int | None = None  # also the base model with this many training examples in each prompt
+    few_shot_pick: str = "retrieved"  # see thrifty.eval.fewshot.pick
 
 
 @dataclass
@@ -46,6 +49,7 @@ class EvalSet:
     rows: list[dict[str, list[int]]] = field(default_factory=list)  # tokenized, answers labelled
     prompts: list[str] = field(default_factory=list)  # rendered up to the last assistant turn
     references: list[str] = field(default_factory=list)
+    few_shot: dict[str, Any] = field(default_factory=dict)  # few-shot sets: their FewShotStats summary
 
 
 def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
@@ -71,10 +75,14 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
         f"eval: {len(data.examples)} examples from {data.source} ({data.format}), on {device}",
         file=sys.stderr,
     )
+    shots = few_shot_set(run, data, tokenizer, options) if options.few_shot else None
     tuned = load_tuned(run, device=device)
     models = {"fine_tuned": measure(tuned, tokenizer, data, options, "fine-tuned")}
     if options.compare_base:
         models["base"] = _measure_base(run, tuned, tokenizer, data, options)
+    if shots is not None:
+        label = f"base {options.few_shot}-shot"
+        models["base_few_shot"] = _measure_base(run, tuned, tokenizer, shots, options, label)
     preference = _preference(run, tuned, tokenizer, data, models, options)
     report = {
         "run": str(run.path),
@@ -95,6 +103,9 @@ def evaluate_run(run_path: str | Path, options: EvalOptions) -> dict[str, Any]:
     }
     if preference:
         report["preference"] = preference
+    if shots is not None:
+        report["few_shot"] = shots.few_shot
+        report["delta_vs_few_shot"] = _delta(models, against="base_few_shot")
     if tasks is not None:
         report["lm_eval"] = _lm_eval(run, options, tasks)
     write_markdown(report, run.path / EVAL_MD)
@@ -142,6 +153,7 @@ def check_options(options: EvalOptions) -> None:
             raise UserError(f"{flag} {value}: must be a positive whole number")
     if options.shown_examples < 0:
         raise UserError(f"--examples {options.shown_examples}: must be 0 or more")
+    check_k(options.few_shot, options.few_shot_pick)
 
 
 def metric_names(options: EvalOptions) -> list[str]:
@@ -183,13 +195,45 @@ def _lm_eval(run: RunFolder, options: EvalOptions, manager) -> dict[str, Any]:
     )
 
 
-def _measure_base(run: RunFolder, tuned, tokenizer, data: EvalSet, options: EvalOptions) -> dict[str, Any]:
-    """The base model on the same prompts: the adapter switched off (one model in memory), or, for runs
+def _measure_base(
+    run: RunFolder, tuned, tokenizer, data: EvalSet, options: EvalOptions, label: str = "base"
+) -> dict[str, Any]:
+    """The base model on `data`'s prompts: the adapter switched off (one model in memory), or, for runs
     that saved a whole model, the base loaded beside it."""
     if run.adapter_dir is not None:
         with tuned.disable_adapter():
-            return measure(tuned, tokenizer, data, options, "base")
-    return measure(load_base(run, device=options.device).eval(), tokenizer, data, options, "base")
+            return measure(tuned, tokenizer, data, options, label)
+    return measure(load_base(run, device=options.device).eval(), tokenizer, data, options, label)
+
+
+def few_shot_set(run: RunFolder, data: EvalSet, tokenizer, options: EvalOptions) -> EvalSet:
+    """`data`'s examples with --few-shot K training examples of the run before each question, as an
+    EvalSet of its own (its few_shot field: shots used, prompts shortened or truncated, prompt tokens)."""
+    from thrifty.eval.fewshot.build import build_few_shot, check_queries, training_pool
+
+    if data.pairs:
+        raise UserError(
+            f"{data.source}: --few-shot scores answers, and this run is judged on preference pairs; "
+            "evaluate a few-shot baseline on instruction data (--data FILE)"
+        )
+    check_queries(data.examples, data.source)
+    config = run.config.data
+    pool = training_pool(config, run.config.train.seed)
+    k, pick = options.few_shot, options.few_shot_pick
+    built = build_few_shot(data.examples, pool, k, pick, tokenizer, config, run.config.train.seed)
+    if not built.rows:
+        raise UserError(f"{data.source}: no few-shot prompt has an answer to score within data.max_seq_len")
+    stats = built.stats.summary()
+    print(
+        f"eval: {k}-shot ({pick}) from {len(pool)} training examples: {stats['shots_per_prompt']:.2f} "
+        f"shots per prompt, {stats['shortened']} prompts shortened and {stats['truncated']} truncated to "
+        f"fit data.max_seq_len={config.max_seq_len}",
+        file=sys.stderr,
+    )
+    few_shot = {**stats, "max_seq_len": config.max_seq_len}
+    return replace(
+        data, rows=built.rows, prompts=built.prompts, references=built.references, few_shot=few_shot
+    )
 
 
 def load_eval_set(run: RunFolder, options: EvalOptions, tokenizer) -> EvalSet:
@@ -310,11 +354,12 @@ def _without_answers(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k not in ("answers", "per_example")}
 
 
-def _delta(models: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """fine-tuned minus base for every number both have (perplexity: lower is better)."""
-    if "base" not in models:
+def _delta(models: dict[str, dict[str, Any]], against: str = "base") -> dict[str, float]:
+    """fine-tuned minus `against` (the base, or the base with shots) for every number both have
+    (perplexity: lower is better)."""
+    if against not in models:
         return {}
-    tuned, base = models["fine_tuned"], models["base"]
+    tuned, base = models["fine_tuned"], models[against]
     delta = {"perplexity": tuned["perplexity"] - base["perplexity"], "loss": tuned["loss"] - base["loss"]}
     for name, value in tuned.get("scores", {}).items():
         delta[name] = value - base["scores"][name]
