@@ -327,6 +327,98 @@ CASES.update(
 )
 
 
+# thrifty data inspect/clean/select/augment (issue 18): train's file errors, then their own flags.
+CASES.update(
+    {
+        "data/inspect-missing-file": lambda c: [
+            "data",
+            "inspect",
+            str(c.tmp / "nope.jsonl"),
+            "--model",
+            str(c.model),
+        ],
+        "data/inspect-binary": lambda c: [
+            "data",
+            "inspect",
+            c.file("img.jsonl", PNG),
+            "--model",
+            str(c.model),
+        ],
+        "data/clean-malformed": lambda c: [
+            "data",
+            "clean",
+            c.file("bad.jsonl", '{"instruction": "a",\n'),
+            "-o",
+            str(c.tmp / "o.jsonl"),
+        ],
+        "data/clean-unknown-format": lambda c: [
+            "data",
+            "clean",
+            c.file("odd.jsonl", '{"foo": 1}\n' * 4),
+            "-o",
+            str(c.tmp / "o.jsonl"),
+        ],
+        "data/clean-threshold": lambda c: [
+            "data",
+            "clean",
+            str(c.data),
+            "-o",
+            str(c.tmp / "o.jsonl"),
+            "--near-dup",
+            "1.5",
+        ],
+        "data/clean-output-is-input": lambda c: ["data", "clean", str(c.data), "-o", str(c.data)],
+        "data/select-empty": lambda c: [
+            "data",
+            "select",
+            c.file("empty.jsonl", ""),
+            "--k",
+            "1",
+            "-o",
+            str(c.tmp / "o.jsonl"),
+        ],
+        "data/select-k-too-big": lambda c: [
+            "data",
+            "select",
+            str(c.data),
+            "--model",
+            str(c.model),
+            "--k",
+            "999",
+            "-o",
+            str(c.tmp / "o.jsonl"),
+        ],
+        "data/select-fraction-zero": lambda c: [
+            "data",
+            "select",
+            str(c.data),
+            "--fraction",
+            "0",
+            "-o",
+            str(c.tmp / "o.jsonl"),
+        ],
+        "data/select-output-is-input": lambda c: [
+            "data",
+            "select",
+            str(c.data),
+            "--k",
+            "2",
+            "-o",
+            str(c.data),
+        ],
+        "data/select-latin1": lambda c: [
+            "data",
+            "select",
+            c.file("l.jsonl", LATIN1),
+            "--k",
+            "1",
+            "-o",
+            str(c.tmp / "o.jsonl"),
+        ],
+    }
+)
+
+
 @pytest.fixture(scope="module")
 def finished_run(tiny_model, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bad-inputs")
@@ -349,6 +441,7 @@ def test_bad_input_is_one_line_and_exit_2(name, tiny_model, finished_run, tmp_pa
     case = Case(tmp_path, tiny_model, data, finished_run)
     argv = CASES[name](case)
     before = _files(tmp_path) | _files(finished_run)
+    contents = {p: p.read_bytes() for p in before}
     capsys.readouterr()
     code = main(argv)
     err = capsys.readouterr().err
@@ -360,3 +453,5 @@ def test_bad_input_is_one_line_and_exit_2(name, tiny_model, finished_run, tmp_pa
     new = (_files(tmp_path) | _files(finished_run)) - before
     looks_complete = [p for p in new if p.name in COMPLETE or p.suffix in COMPLETE_SUFFIXES]
     assert not looks_complete, looks_complete
+    changed = [p for p, content in contents.items() if not p.is_file() or p.read_bytes() != content]
+    assert not changed, f"refused, yet changed what the user had: {changed}"

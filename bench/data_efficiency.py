@@ -1,0 +1,224 @@
+"""Does spending on data save compute? SmolLM2-135M LoRA (the demo's settings) on two real domains from
+PyPI: the construction FAQ (zaragoza-construction-faq) and chatterbot-corpus's English conversations.
+
+Each domain: a fixed held-out set (50 rows) and a fixed training pool (200 rows), both seeded. Every run
+trains one epoch unless said otherwise, so compute is what the rows cost; quality is the held-out
+answer-token loss (nats/token) after training, the same 50 rows for every run of a domain.
+
+  a) random 25/50/100% of the pool vs `thrifty data select --strategy loss+diversity` at 25/50%
+  b) 50 labelled rows: repeated vs the same rows + `thrifty data augment` rows, the same steps
+  c) data.order curriculum and length vs shuffle on the same 100 rows, the same steps
+  d) few-shot (4 retrieved shots in the prompt, no training) vs LoRA on the pool
+  e) what `thrifty data clean` removes from each domain's whole file
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/data_efficiency.py [--parts abcde] [--domains faq,chatterbot]
+
+Writes WORK/results.json (default runs/bench-data) and prints the tables docs/data.md shows. Parts can
+be run separately; results.json keeps the earlier parts' rows. CPU figures: say which CPU and the load.
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from thrifty.cli import main as thrifty
+
+FAQ = "pkg:zaragoza_construction_faq/data/faq-en-alpaca.jsonl"
+DEMO = Path(__file__).resolve().parents[1] / "src" / "thrifty" / "configs" / "smollm2-135m_lora_faq.yaml"
+EVAL_ROWS, POOL_ROWS, LABELLED = 50, 200, 50
+MICRO_BATCH = 8
+
+
+def chatterbot_rows() -> list[dict]:
+    """Every English category's (statement, reply) pairs as alpaca rows."""
+    import chatterbot_corpus
+
+    rows = []
+    for path in sorted((Path(chatterbot_corpus.__file__).parent / "data" / "english").glob("*.yml")):
+        for conv in yaml.safe_load(path.read_text(encoding="utf-8")).get("conversations") or []:
+            for i in range(0, len(conv) - 1, 2):
+                rows.append({"instruction": str(conv[i]), "input": "", "output": str(conv[i + 1])})
+    return rows
+
+
+def domain_rows(domain: str) -> list[dict]:
+    from thrifty.curate.rows import read_table
+
+    return read_table(FAQ).records if domain == "faq" else chatterbot_rows()
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def split_domain(domain: str, work: Path) -> dict[str, Path]:
+    rows = domain_rows(domain)
+    order = list(range(len(rows)))
+    random.Random(0).shuffle(order)
+    folder = work / domain
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "all": write_jsonl(folder / "all.jsonl", rows),
+        "eval": write_jsonl(folder / "eval.jsonl", [rows[i] for i in order[:EVAL_ROWS]]),
+        "pool": write_jsonl(folder / "pool.jsonl", [rows[i] for i in order[EVAL_ROWS : EVAL_ROWS + POOL_ROWS]]),
+    }
+    files["labelled"] = write_jsonl(folder / "labelled.jsonl", read_jsonl(files["pool"])[:LABELLED])
+    return files
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def quiet(argv: list[str]) -> tuple[int, str]:
+    """A thrifty command in this process, its stdout captured (for --json)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = thrifty(argv)
+    return code, out.getvalue()
+
+
+def train(name: str, data: Path, eval_file: Path, work: Path, *overrides: str) -> dict:
+    from thrifty.config import load_config
+    from thrifty.train.run import train as run_training
+
+    config = load_config(
+        DEMO,
+        [
+            f"data.path={data}",
+            f"data.eval_path={eval_file}",
+            "train.max_steps=null",
+            "train.epochs=1",
+            f"train.micro_batch_size={MICRO_BATCH}",
+            "train.logging_steps=5",
+            f"output.dir={work / 'runs' / name}",
+            "output.overwrite=true",
+            *overrides,
+        ],
+    )
+    started = time.perf_counter()
+    summary = run_training(config, progress=False).summary
+    keys = ("train_examples", "steps", "train_tokens", "eval_loss_before", "eval_loss_after", "tokens_per_second")
+    row = {k: summary.get(k) for k in keys}
+    row.update(name=name, seconds=round(time.perf_counter() - started, 1))
+    print(f"{name}: {row}", file=sys.stderr)
+    return row
+
+
+def select(pool: Path, out: Path, strategy: str, fraction: float) -> dict:
+    argv = ["data", "select", str(pool), "--fraction", str(fraction), "--strategy", strategy]
+    started = time.perf_counter()
+    code, printed = quiet([*argv, "--output", str(out), "--json", "--no-progress"])
+    assert code == 0, f"select {strategy} failed"
+    return {**json.loads(printed), "wall_seconds": round(time.perf_counter() - started, 1)}
+
+
+def part_a(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
+    rows = [train(f"{domain}-random-100", files["pool"], files["eval"], work)]
+    for fraction in (0.25, 0.5):
+        pct = int(fraction * 100)
+        for strategy in ("random", "loss+diversity"):
+            subset = work / domain / f"{strategy}-{pct}.jsonl"
+            picked = select(files["pool"], subset, strategy, fraction)
+            row = train(f"{domain}-{strategy}-{pct}", subset, files["eval"], work)
+            row["select_seconds"] = picked["wall_seconds"]  # the scoring pass (cached after the first)
+            rows.append(row)
+    return rows
+
+
+def part_b(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
+    aug = work / domain / "augmented.jsonl"
+    started = time.perf_counter()
+    argv = ["data", "augment", str(files["labelled"]), "--paraphrases", "1", "--synonyms"]
+    code, printed = quiet([*argv, "--output", str(aug), "--json", "--no-progress"])
+    assert code == 0, "augment failed"
+    made = json.loads(printed)
+    augment_seconds = round(time.perf_counter() - started, 1)
+    rows_out = len(read_jsonl(aug))
+    steps = math.ceil(rows_out / MICRO_BATCH)  # one epoch of the augmented file; the 50 repeat to match
+    plain = train(f"{domain}-labelled-50", files["labelled"], files["eval"], work, f"train.max_steps={steps}")
+    more = train(f"{domain}-labelled-50+aug", aug, files["eval"], work, f"train.max_steps={steps}")
+    more.update(augment_seconds=augment_seconds, augmented_rows=rows_out - LABELLED, augment_summary=made)
+    return [plain, more]
+
+
+def part_c(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
+    subset = work / domain / "random-50.jsonl"
+    if not subset.is_file():
+        select(files["pool"], subset, "random", 0.5)
+    rows = []
+    for order in ("shuffle", "length", "curriculum"):
+        started = time.perf_counter()
+        rows.append(train(f"{domain}-order-{order}", subset, files["eval"], work, f"data.order={order}"))
+        rows[-1]["order"] = order
+        rows[-1]["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return rows
+
+
+def part_d(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
+    from thrifty.compare.fewshot import FewShotSpec, run_few_shot
+    from thrifty.config import load_config
+
+    config = load_config(DEMO, [f"data.path={files['pool']}", f"data.eval_path={files['eval']}"])
+    started = time.perf_counter()
+    result = run_few_shot(config, FewShotSpec(k=4, pick="retrieved"))
+    summary = result["summary"]
+    row = {
+        "name": f"{domain}-few-shot-4",
+        "eval_loss_before": summary["eval_loss_before"],
+        "eval_loss_after": summary["eval_loss_after"],
+        "steps": 0,
+        "train_tokens": 0,
+        "seconds": round(time.perf_counter() - started, 1),
+        "few_shot": result["few_shot"],
+    }
+    print(f"{row['name']}: {row}", file=sys.stderr)
+    return [row]
+
+
+def part_e(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
+    out = work / domain / "clean.jsonl"
+    started = time.perf_counter()
+    code, printed = quiet(["data", "clean", str(files["all"]), "--output", str(out), "--lang", "en", "--json"])
+    assert code == 0, "clean failed"
+    return [{"name": f"{domain}-clean", "seconds": round(time.perf_counter() - started, 1), **json.loads(printed)}]
+
+
+PARTS = {"a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default="abcde", help="Which measurements (letters a-e).")
+    parser.add_argument("--domains", default="faq,chatterbot", help="faq, chatterbot or both.")
+    parser.add_argument("--work", default="runs/bench-data", help="Folder for data, runs and results.json.")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    results_file = work / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    for domain in args.domains.split(","):
+        files = split_domain(domain, work)
+        for part in args.parts:
+            rows = PARTS[part](domain, files, work)
+            results.setdefault(domain, {})[part] = rows
+            results_file.write_text(json.dumps(results, indent=1, default=str))
+    results["load_average"] = os.getloadavg()
+    results_file.write_text(json.dumps(results, indent=1, default=str))
+    print(json.dumps(results, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
