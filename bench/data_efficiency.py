@@ -1,12 +1,12 @@
 """Does spending on data save compute? SmolLM2-135M LoRA (the demo's settings) on two real domains from
 PyPI: the construction FAQ (zaragoza-construction-faq) and chatterbot-corpus's English conversations.
 
-Each domain: a fixed held-out set (50 rows) and a fixed training pool (200 rows), both seeded. Every run
+Each domain: a fixed held-out set (30 rows) and a fixed training pool (100 rows), both seeded. Every run
 trains one epoch unless said otherwise, so compute is what the rows cost; quality is the held-out
-answer-token loss (nats/token) after training, the same 50 rows for every run of a domain.
+answer-token loss (nats/token) after training, the same 30 rows for every run of a domain.
 
   a) random 25/50/100% of the pool vs `thrifty data select --strategy loss+diversity` at 25/50%
-  b) 50 labelled rows: repeated vs the same rows + `thrifty data augment` rows, the same steps
+  b) 30 labelled rows: repeated vs the same rows + `thrifty data augment` rows, the same steps
   c) data.order curriculum and length vs shuffle on the same 100 rows, the same steps
   d) few-shot (4 retrieved shots in the prompt, no training) vs LoRA on the pool
   e) what `thrifty data clean` removes from each domain's whole file
@@ -34,8 +34,12 @@ from thrifty.cli import main as thrifty
 
 FAQ = "pkg:zaragoza_construction_faq/data/faq-en-alpaca.jsonl"
 DEMO = Path(__file__).resolve().parents[1] / "src" / "thrifty" / "configs" / "smollm2-135m_lora_faq.yaml"
-EVAL_ROWS, POOL_ROWS, LABELLED = 50, 200, 50
+# Small enough for a 2-core CPU without AVX-512 (~35 tokens/s of SmolLM2 LoRA in fp32): the whole bench
+# is ~40 min there. Raise them on a faster machine; every figure is a ratio within one run of the bench.
+EVAL_ROWS, POOL_ROWS, LABELLED = 30, 100, 30
+MAX_SEQ_LEN = 128  # FAQ rows are ~100 tokens (p95 140), chatterbot's ~55
 MICRO_BATCH = 8
+FEW_SHOT_LEN = 1024
 
 
 def chatterbot_rows() -> list[dict]:
@@ -100,6 +104,7 @@ def train(name: str, data: Path, eval_file: Path, work: Path, *overrides: str) -
             "train.max_steps=null",
             "train.epochs=1",
             f"train.micro_batch_size={MICRO_BATCH}",
+            f"data.max_seq_len={MAX_SEQ_LEN}",
             "train.logging_steps=5",
             f"output.dir={work / 'runs' / name}",
             "output.overwrite=true",
@@ -117,6 +122,7 @@ def train(name: str, data: Path, eval_file: Path, work: Path, *overrides: str) -
 
 def select(pool: Path, out: Path, strategy: str, fraction: float) -> dict:
     argv = ["data", "select", str(pool), "--fraction", str(fraction), "--strategy", strategy]
+    argv += ["--max-seq-len", str(MAX_SEQ_LEN)]
     started = time.perf_counter()
     code, printed = quiet([*argv, "--output", str(out), "--json", "--no-progress"])
     assert code == 0, f"select {strategy} failed"
@@ -169,7 +175,10 @@ def part_d(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
     from thrifty.compare.fewshot import FewShotSpec, run_few_shot
     from thrifty.config import load_config
 
-    config = load_config(DEMO, [f"data.path={files['pool']}", f"data.eval_path={files['eval']}"])
+    config = load_config(
+        # The shots' context is inference, not training: 1024 tokens fit 4 FAQ shots (128 would fit none).
+        DEMO, [f"data.path={files['pool']}", f"data.eval_path={files['eval']}", f"data.max_seq_len={FEW_SHOT_LEN}"]
+    )
     started = time.perf_counter()
     result = run_few_shot(config, FewShotSpec(k=4, pick="retrieved"))
     summary = result["summary"]
