@@ -1,0 +1,106 @@
+"""The quality filter every candidate prompt passes before it becomes a row, and the cleaning of what a
+generator writes around its rewrite ("Here is the rewritten question:", labels, quotes, an answer
+after the question). Each rejection has one reason, the first that applies, and the reasons are
+counted: a summary that says 80% were `not_a_question` tells the user the model answers instead of
+rewriting.
+"""
+
+import difflib
+import re
+from dataclasses import dataclass
+
+REASONS = (
+    "empty",  # nothing left after cleaning
+    "echo",  # repeats our instruction ("rewrite", "translate") that the original does not contain
+    "identical",  # the original again, after normalising case, spacing and punctuation
+    "duplicate",  # another row's prompt, or a candidate already kept (two answers to one prompt)
+    "leaks_answer",  # contains the row's answer: the model would learn to copy it from the prompt
+    "not_a_question",  # the original asks (ends with '?'), the candidate does not
+    "too_short",
+    "too_long",
+    "too_similar",  # a near copy adds nothing
+    "too_different",  # drifted away from the original's meaning
+)
+ECHO_MARKERS = ("rewrite", "rephrase", "paraphrase", "different words", "its meaning", "translat", "here is")
+LEAK_MIN_WORDS = 3  # shorter answers ("Yes.") occur in honest questions
+WORD = re.compile(r"\w+")
+LEAD_IN = re.compile(r"^(here is|here's|here are|sure|certainly|of course|okay)\b|:$", re.IGNORECASE)
+LABEL = re.compile(
+    r"^(?:(?:rewritten|reworded|rephrased|paraphrased|new|alternative|translated)\s+)?"
+    r"(?:question|version|sentence|paraphrase|rewrite|translation|instruction|request|answer|"
+    r"english|spanish|french|german)\s*:\s*",
+    re.IGNORECASE,
+)
+BULLET = re.compile(r"^(?:[-*•]|\d+[.)])\s+")
+WRAPPING = "\"'“”‘’«»*`_ "
+
+
+@dataclass
+class Limits:
+    min_length: float = 0.5  # candidate words / original words
+    max_length: float = 2.0
+    min_similarity: float = 0.3  # difflib ratio of the normalised texts, 0..1
+    max_similarity: float = 0.95
+
+
+def normalise(text: str) -> str:
+    """Lower case words, single spaces: what `identical` and `duplicate` compare."""
+    return " ".join(WORD.findall(text.lower()))
+
+
+def clean_generated(text: str, original: str) -> str:
+    """The rewrite inside a generator's output: lead-in lines, labels, bullets and quotes dropped; for a
+    question, the first line that asks, cut after as many '?' as the original has (what follows is
+    usually the model answering); otherwise the first line."""
+    lines = [_unwrap(line) for line in text.splitlines()]
+    lines = [line for line in lines if line and not LEAD_IN.search(line)]
+    if not lines:
+        return ""
+    if not original.rstrip().endswith("?"):
+        return lines[0]
+    asks = max(1, original.count("?"))
+    for line in lines:
+        if "?" in line:
+            ends = [i for i, ch in enumerate(line) if ch == "?"]
+            return _unwrap(line[: ends[min(asks, len(ends)) - 1] + 1])
+    return lines[0]
+
+
+def _unwrap(line: str) -> str:
+    line = BULLET.sub("", line.strip().strip(WRAPPING))
+    return LABEL.sub("", line).strip(WRAPPING).strip()
+
+
+def rejection(
+    candidate: str, original: str, answer: str, taken: set[str], limits: Limits, near_copies_ok: bool = False
+) -> str | None:
+    """Why `candidate` may not replace `original` (a REASONS entry), or None to keep it. `taken` holds
+    the normalised prompts already in the output."""
+    new, old = normalise(candidate), normalise(original)
+    if not new:
+        return "empty"
+    if any(marker in new and marker not in old for marker in ECHO_MARKERS):
+        return "echo"
+    if new == old:
+        return "identical"
+    if new in taken:
+        return "duplicate"
+    if _contains(new, normalise(answer)):
+        return "leaks_answer"
+    if original.rstrip().endswith("?") and not candidate.rstrip().endswith("?"):
+        return "not_a_question"
+    ratio = len(new.split()) / max(1, len(old.split()))
+    if ratio < limits.min_length:
+        return "too_short"
+    if ratio > limits.max_length:
+        return "too_long"
+    similarity = difflib.SequenceMatcher(None, old, new).ratio()
+    if similarity > limits.max_similarity and not near_copies_ok:
+        return "too_similar"
+    if similarity < limits.min_similarity:
+        return "too_different"
+    return None
+
+
+def _contains(text: str, answer: str) -> bool:
+    return len(answer.split()) >= LEAK_MIN_WORDS and f" {answer} " in f" {text} "

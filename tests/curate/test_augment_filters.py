@@ -1,0 +1,107 @@
+"""The augment quality filter on planted candidates (one per rejection reason, and good rewrites it must
+keep), and the cleaning of a generator's output around its rewrite."""
+
+import pytest
+
+from thrifty.curate.augment.filters import REASONS, Limits, clean_generated, normalise, rejection
+
+QUESTION = "How do I apply for a building permit in the city?"
+ANSWER = "Submit the application to the municipality."
+OTHER_ROWS = {normalise("What is a demolition permit?")}
+
+
+def judge(candidate, original=QUESTION, answer=ANSWER, near_copies_ok=False):
+    return rejection(candidate, original, answer, set(OTHER_ROWS), Limits(), near_copies_ok)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reason"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("Rewrite this question with different words: how do I apply for a permit?", "echo"),
+        ("how do I apply for a building permit in the city", "identical"),  # case and '?' do not count
+        ("HOW do I  apply for a building-permit in the city?", "identical"),
+        ("What is a demolition permit?", "duplicate"),  # another row's prompt: two answers to one prompt
+        ("How do I apply? Submit the application to the municipality.", "leaks_answer"),
+        ("You apply for a building permit at the city office.", "not_a_question"),
+        ("Permit?", "too_short"),
+        (
+            "How exactly do I go about applying for a building permit in the city, and which office and "
+            "which forms and which fees are involved in the whole process from the start to the end?",
+            "too_long",
+        ),
+        ("How do I apply for building permits in the city?", "too_similar"),  # difflib ratio 0.97
+        ("Which colour should the new kitchen cabinets be painted?", "too_different"),
+    ],
+)
+def test_rejects_planted_candidates(candidate, reason):
+    assert reason in REASONS
+    assert judge(candidate) == reason
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        "What is the process for getting a building permit in the city?",
+        "How can I request a construction permit from the city?",
+        "How do I apply for a building permit in the town?",  # one word: ratio 0.94, under the 0.95 ceiling
+    ],
+)
+def test_keeps_real_rewrites(candidate):
+    assert judge(candidate) is None
+
+
+def test_a_candidate_already_kept_is_a_duplicate():
+    taken = {normalise("What is the process for getting a building permit in the city?")}
+    candidate = "What is the process for getting a building permit in the city?"
+    assert rejection(candidate, QUESTION, ANSWER, taken, Limits()) == "duplicate"
+
+
+def test_short_answers_do_not_count_as_leaks():
+    # "Yes." is in many honest questions; only answers of 3+ words are looked for.
+    assert judge("Is the answer yes or no for a city building permit?", answer="Yes.") is None
+
+
+def test_synonym_swaps_may_be_near_copies():
+    near = "How do I apply for a building permit in this city?"
+    assert judge(near) == "too_similar" and judge(near, near_copies_ok=True) is None
+    assert judge(QUESTION, near_copies_ok=True) == "identical"
+
+
+def test_instructions_need_no_question_mark():
+    original = "Write a short poem about the sea."
+    assert rejection("Compose a brief poem about the ocean.", original, "Waves...", set(), Limits()) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        (
+            "Here is the rewritten question:\nWhat is the process for a permit?",
+            "What is the process for a permit?",
+        ),
+        ("Rewritten question: What is the process for a permit?", "What is the process for a permit?"),
+        ('"What is the process for a permit?"', "What is the process for a permit?"),
+        ("**Question:** What is the process?", "What is the process?"),
+        ("What is the process? You submit an application and wait.", "What is the process?"),
+        ("Sure!\n\n1. What is the process for a permit?\n2. How?", "What is the process for a permit?"),
+        ("The process takes ten weeks.\nWhat is the process?", "What is the process?"),
+        ("The process takes ten weeks.", "The process takes ten weeks."),  # then rejected: not a question
+        ("", ""),
+    ],
+)
+def test_cleans_a_questions_rewrite(raw, clean):
+    assert clean_generated(raw, QUESTION) == clean
+
+
+def test_cleans_an_instructions_rewrite_to_its_first_line():
+    raw = "Here's a rewrite:\nCompose a brief poem about the ocean.\nI hope this helps!"
+    assert (
+        clean_generated(raw, "Write a short poem about the sea.") == "Compose a brief poem about the ocean."
+    )
+
+
+def test_a_two_part_question_keeps_both_parts():
+    raw = "Who signs it? And when? It is signed by the board."
+    assert clean_generated(raw, "Who signs the permit? When?") == "Who signs it? And when?"
