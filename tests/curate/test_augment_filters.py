@@ -3,7 +3,7 @@ keep), and the cleaning of a generator's output around its rewrite."""
 
 import pytest
 
-from thrifty.curate.augment.filters import REASONS, Limits, clean_generated, normalise, rejection
+from thrifty.curate.augment.filters import REASONS, Limits, clean_generated, normalise, rejection, terms
 
 QUESTION = "How do I apply for a building permit in the city?"
 ANSWER = "Submit the application to the municipality."
@@ -50,6 +50,31 @@ def test_rejects_planted_candidates(candidate, reason):
 )
 def test_keeps_real_rewrites(candidate):
     assert judge(candidate) is None
+
+
+def test_terms_are_what_a_rewrite_must_keep():
+    assert terms("What is a kontrollansvarig (KA, responsible supervisor)?") == {"kontrollansvarig", "ka"}
+    assert terms("Can two people get 100,000 SEK ROT combined?") == {"100", "000", "sek", "rot"}
+    # Plain endings, possessives, British spellings and hyphenated words are ordinary English.
+    assert terms("Which drawings applied to my neighbour's new-build houses?") == set()
+
+
+@pytest.mark.parametrize(
+    ("original", "candidate"),
+    [
+        ("What is a bygglov (building permit)?", "What is a byggløv (construction permit)?"),  # misspelt
+        ("What is a bygglov (building permit)?", "What does a building permit mean?"),  # dropped
+        ("Does ROT apply to an attefallshus?", "Does the tax rebate cover an attefallshus?"),  # acronym
+        ("May I build 4.5 m from the fence?", "May I build 5 metres from the fence?"),  # a number changed
+    ],
+)
+def test_a_rewrite_that_loses_a_term_is_rejected(original, candidate):
+    assert rejection(candidate, original, "Yes.", set(), Limits()) == "lost_term"
+
+
+def test_a_rewrite_that_keeps_its_terms_passes():
+    candidate = "What exactly is a bygglov (a construction permit)?"
+    assert rejection(candidate, "What is a bygglov (building permit)?", "A permit.", set(), Limits()) is None
 
 
 def test_a_candidate_already_kept_is_a_duplicate():

@@ -3,6 +3,9 @@ generator writes around its rewrite ("Here is the rewritten question:", labels, 
 after the question). Each rejection has one reason, the first that applies, and the reasons are
 counted: a summary that says 80% were `not_a_question` tells the user the model answers instead of
 rewriting.
+
+Drift is judged lexically (no model): the similarity window, and the terms a rewrite must keep. The
+terms matter most on domain data, where a small model "paraphrases" bygglov into byggløv or drops it.
 """
 
 import difflib
@@ -15,6 +18,7 @@ REASONS = (
     "identical",  # the original again, after normalising case, spacing and punctuation
     "duplicate",  # another row's prompt, or a candidate already kept (two answers to one prompt)
     "leaks_answer",  # contains the row's answer: the model would learn to copy it from the prompt
+    "lost_term",  # drops or misspells a number, acronym, name or word no dictionary has (bygglov, ROT)
     "not_a_question",  # the original asks (ends with '?'), the candidate does not
     "too_short",
     "too_long",
@@ -24,6 +28,8 @@ REASONS = (
 ECHO_MARKERS = ("rewrite", "rephrase", "paraphrase", "different words", "its meaning", "translat", "here is")
 LEAK_MIN_WORDS = 3  # shorter answers ("Yes.") occur in honest questions
 WORD = re.compile(r"\w+")
+TOKEN = re.compile(r"\w+(?:'\w+)?")  # hyphens split: ROT-eligible is the term ROT and a word
+TERM_MIN_LETTERS = 4  # shorter unknown tokens are mostly abbreviations of ordinary words
 LEAD_IN = re.compile(r"^(here is|here's|here are|sure|certainly|of course|okay)\b|:$", re.IGNORECASE)
 LABEL = re.compile(
     r"^(?:(?:rewritten|reworded|rephrased|paraphrased|new|alternative|translated)\s+)?"
@@ -87,6 +93,8 @@ def rejection(
         return "duplicate"
     if _contains(new, normalise(answer)):
         return "leaks_answer"
+    if not terms(original) <= {t.lower() for t in TOKEN.findall(candidate)}:
+        return "lost_term"
     if original.rstrip().endswith("?") and not candidate.rstrip().endswith("?"):
         return "not_a_question"
     ratio = len(new.split()) / max(1, len(old.split()))
@@ -100,6 +108,21 @@ def rejection(
     if similarity < limits.min_similarity:
         return "too_different"
     return None
+
+
+def terms(text: str) -> set[str]:
+    """What a rewrite must keep, lower case: numbers, acronyms (KA, ROT) and words that are neither
+    English (the thesaurus, with plain endings) nor stop words: names, foreign and technical terms."""
+    from thrifty.curate.augment.vocabulary import STOP_WORDS, is_word
+
+    found = set()
+    for token in TOKEN.findall(text):
+        lower = token.lower()
+        if any(ch.isdigit() for ch in token) or (token.isupper() and len(token) > 1):
+            found.add(lower)
+        elif len(token) >= TERM_MIN_LETTERS and lower not in STOP_WORDS and not is_word(lower):
+            found.add(lower)
+    return found
 
 
 def _contains(text: str, answer: str) -> bool:

