@@ -85,6 +85,16 @@ def test_paraphrases_are_marked_after_unchanged_originals(
             k: v for k, v in row.items() if k not in ("instruction", "augmented_from", "augmentation")
         } == {k: v for k, v in source.items() if k != "instruction"}
     assert calls == [(8, True)]  # one sampled batch of 4 rows x 2
+    rejected = lines(tmp_path / "aug.rejected.jsonl")
+    assert [(r["augmented_from"], r["reason"]) for r in rejected] == [
+        (0, "duplicate"),
+        (1, "not_a_question"),
+        (1, "not_a_question"),
+        (2, "leaks_answer"),
+        (2, "leaks_answer"),
+        (3, "duplicate"),
+    ]
+    assert rejected[1]["prompt"] == "A demolition permit is needed before tearing down a building."
     assert json.loads((tmp_path / "aug.augment.json").read_text()) == summary
 
 

@@ -54,7 +54,7 @@ def test_keeps_real_rewrites(candidate):
 
 def test_terms_are_what_a_rewrite_must_keep():
     assert terms("What is a kontrollansvarig (KA, responsible supervisor)?") == {"kontrollansvarig", "ka"}
-    assert terms("Can two people get 100,000 SEK ROT combined?") == {"100", "000", "sek", "rot"}
+    assert terms("Can two people get 100,000 SEK ROT combined?") == {"two", "100", "000", "sek", "rot"}
     # Plain endings, possessives, British spellings and hyphenated words are ordinary English.
     assert terms("Which drawings applied to my neighbour's new-build houses?") == set()
 
@@ -66,6 +66,7 @@ def test_terms_are_what_a_rewrite_must_keep():
         ("What is a bygglov (building permit)?", "What does a building permit mean?"),  # dropped
         ("Does ROT apply to an attefallshus?", "Does the tax rebate cover an attefallshus?"),  # acronym
         ("May I build 4.5 m from the fence?", "May I build 5 metres from the fence?"),  # a number changed
+        ("Can I have two attefallshus?", "What about three attefallshus?"),  # seen from SmolLM2-135M
     ],
 )
 def test_a_rewrite_that_loses_a_term_is_rejected(original, candidate):

@@ -30,6 +30,10 @@ LEAK_MIN_WORDS = 3  # shorter answers ("Yes.") occur in honest questions
 WORD = re.compile(r"\w+")
 TOKEN = re.compile(r"\w+(?:'\w+)?")  # hyphens split: ROT-eligible is the term ROT and a word
 TERM_MIN_LETTERS = 4  # shorter unknown tokens are mostly abbreviations of ordinary words
+# "one" is left out: more often a pronoun ("can one build") than a count.
+NUMBER_WORDS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve hundred thousand".split()
+)
 LEAD_IN = re.compile(r"^(here is|here's|here are|sure|certainly|of course|okay)\b|:$", re.IGNORECASE)
 LABEL = re.compile(
     r"^(?:(?:rewritten|reworded|rephrased|paraphrased|new|alternative|translated)\s+)?"
@@ -111,14 +115,15 @@ def rejection(
 
 
 def terms(text: str) -> set[str]:
-    """What a rewrite must keep, lower case: numbers, acronyms (KA, ROT) and words that are neither
-    English (the thesaurus, with plain endings) nor stop words: names, foreign and technical terms."""
+    """What a rewrite must keep, lower case: numbers (digits or words), acronyms (KA, ROT) and words that
+    are neither English (the thesaurus, with plain endings) nor stop words: names, foreign and technical
+    terms."""
     from thrifty.curate.augment.vocabulary import STOP_WORDS, is_word
 
     found = set()
     for token in TOKEN.findall(text):
         lower = token.lower()
-        if any(ch.isdigit() for ch in token) or (token.isupper() and len(token) > 1):
+        if any(ch.isdigit() for ch in token) or (token.isupper() and len(token) > 1) or lower in NUMBER_WORDS:
             found.add(lower)
         elif len(token) >= TERM_MIN_LETTERS and lower not in STOP_WORDS and not is_word(lower):
             found.add(lower)

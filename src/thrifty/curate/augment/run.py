@@ -1,7 +1,8 @@
 """`thrifty data augment`, top to bottom: check every flag, the input and the output (before any model
 loads), make candidates with each selected kind, keep those the filter passes, write OUTPUT (the
-original rows unchanged, then the augmented ones, in the input's format and columns) and last the
-summary OUTPUT-stem.augment.json.
+original rows unchanged, then the augmented ones, in the input's format and columns), the rejected
+candidates with their reasons (OUTPUT-stem.rejected.jsonl) and last the summary
+OUTPUT-stem.augment.json.
 
 An augmented row is a deep copy of its source record with the prompt column replaced and two columns
 added: `augmented_from` (the source row number, 0-based; the hold-out keeps such rows out of
@@ -33,6 +34,7 @@ from thrifty.curate.rows import (
 from thrifty.errors import UserError
 
 KIND_COLUMN = "augmentation"
+SUMMARY, REJECTED = "augment.json", "rejected.jsonl"  # beside OUTPUT: out.jsonl -> out.augment.json
 
 
 @dataclass
@@ -47,6 +49,7 @@ class AugmentResult:
     input: str
     output: str
     summary: str
+    rejected_file: str  # every rejected candidate with its reason, to judge the filter by
     format: str
     rows: int  # in the input, all copied
     sources: int  # rows augmented (after --limit, without prompt-less or already augmented rows)
@@ -78,7 +81,8 @@ def augment(options: AugmentOptions) -> AugmentResult:
     kinds = check_options(options)
     check_readable(options.data)
     output = check_output(options.output, [options.data])
-    check_output(str(sibling(output, "augment.json")), [options.data])  # the summary must not overwrite it
+    for name in (SUMMARY, REJECTED):  # neither may overwrite the input either
+        check_output(str(sibling(output, name)), [options.data])
     needs_model = any(AUGMENTERS[k].needs_model for k in kinds)
     for kind in kinds:
         if AUGMENTERS[kind].check:
@@ -95,12 +99,14 @@ def augment(options: AugmentOptions) -> AugmentResult:
         generator = (model, tokenizer, None)
     with stop_on_signals() as stop:
         ctx = Context(options, generator, stop)
-        rows, tallies = make_rows(table, sources, kinds, ctx)
+        rows, rejected, tallies = make_rows(table, sources, kinds, ctx)
     write_records(output, table.records + rows, [*table.columns(), *new_columns(table)])
+    write_records(sibling(output, REJECTED), rejected)
     result = AugmentResult(
         input=str(table.path),
         output=str(output),
-        summary=str(sibling(output, "augment.json")),
+        summary=str(sibling(output, SUMMARY)),
+        rejected_file=str(sibling(output, REJECTED)),
         format=table.format,
         rows=len(table),
         sources=len(sources),
@@ -134,12 +140,14 @@ def sources_of(table: Table, limit: int | None) -> list[Source]:
 
 def make_rows(
     table: Table, sources: list[Source], kinds: list[str], ctx: Context
-) -> tuple[list[dict[str, Any]], dict[str, Tally]]:
-    """The kept candidates as records (by source row, then kind), and each kind's counts."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Tally]]:
+    """The kept candidates as records (by source row, then kind), the rejected ones with their reason,
+    and each kind's counts."""
     limits = Limits(min_similarity=ctx.options.min_similarity, max_similarity=ctx.options.max_similarity)
     taken = {normalise(p) for p in (prompt_of(r, table.format) for r in table.records) if p}
     by_row = {s.row: s for s in sources}
     kept: list[tuple[int, int, Candidate]] = []
+    rejected: list[dict[str, Any]] = []
     tallies: dict[str, Tally] = {}
     for order, kind in enumerate(kinds):
         augmenter, tally = AUGMENTERS[kind], tallies.setdefault(kind, Tally())
@@ -151,12 +159,20 @@ def make_rows(
             )
             if reason:
                 tally.rejected[reason] = tally.rejected.get(reason, 0) + 1
+                rejected.append(
+                    {
+                        AUGMENTED: candidate.row,
+                        KIND_COLUMN: kind,
+                        "prompt": candidate.prompt,
+                        "reason": reason,
+                    }
+                )
                 continue
             tally.kept += 1
             taken.add(normalise(candidate.prompt))
             kept.append((candidate.row, order, candidate))
     kept.sort(key=lambda item: item[:2])  # stable: a kind's candidates for a row stay in their order
-    return [as_record(table, c) for _, _, c in kept], tallies
+    return [as_record(table, c) for _, _, c in kept], rejected, tallies
 
 
 def as_record(table: Table, candidate: Candidate) -> dict[str, Any]:
@@ -172,6 +188,7 @@ def new_columns(table: Table) -> list[str]:
 
 
 def write_summary(path: Path, result: AugmentResult) -> None:
+    """Written last: its presence says OUTPUT and the rejected file are whole."""
     from thrifty.io import write_json_atomic
 
     write_json_atomic(path, result.as_dict())
