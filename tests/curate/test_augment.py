@@ -259,3 +259,37 @@ def test_csv_output_keeps_columns_and_the_split_keeps_augmented_rows_out_of_eval
     sources_in_train = {e["augmented_from"] for e in train if "augmented_from" in e}
     held_rows = {i for i, e in enumerate(examples[:12]) if e in held}
     assert not sources_in_train & held_rows
+
+
+def test_a_stop_signal_writes_what_was_made(tiny_model, alpaca_file, tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    calls, before = [], signal.getsignal(signal.SIGTERM)
+    rewrite = fake_paraphrases(calls)
+
+    def generate_then_stop(model, tokenizer, texts, options):
+        if not calls:
+            os.kill(os.getpid(), signal.SIGTERM)  # arrives during the first batch: it still finishes
+        return rewrite(model, tokenizer, texts, options)
+
+    monkeypatch.setattr("thrifty.inference.generate.generate_from_text", generate_then_stop)
+    out = tmp_path / "aug.jsonl"
+    flags = ["--paraphrases", "1", "--batch-size", "1", "--synonyms", "--json"]
+    assert augment(alpaca_file, out, "--model", str(tiny_model), *flags) == 75  # EXIT_PREEMPTED
+    summary = json.loads(capsys.readouterr().out)
+    assert len(calls) == 1 and not summary["complete"]
+    assert summary["kinds"]["paraphrase"]["made"] == 1 and summary["kinds"]["synonyms"]["made"] == 20
+    assert len(lines(out)) == 20 + summary["kept"] and (tmp_path / "aug.augment.json").is_file()
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
+
+
+def test_parquet_output_reads_back_and_splits(alpaca_file, tmp_path):
+    out = tmp_path / "aug.parquet"
+    assert augment(alpaca_file, out, "--synonyms", "--synonym-rate", "0.5") == 0
+    records = read_records(str(out))
+    assert [r["augmented_from"] for r in records[:20]] == [None] * 20  # originals: null in the column
+    examples, _ = load_examples(str(out), DataConfig())
+    train, held = split_examples(examples, 0.2, seed=0)
+    assert len(held) == 4 and not any("augmented_from" in e for e in held)
+    assert len(train) + len(held) <= len(examples)

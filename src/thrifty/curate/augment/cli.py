@@ -11,6 +11,7 @@ FORMATS = ("auto", *(name for name in KNOWN if name != "text"))  # plain text ha
 def add_parser(actions) -> None:
     from thrifty.curate.augment.options import DEFAULT_MODEL, DEFAULT_PIVOT, DEFAULT_SYNONYM_RATE
     from thrifty.curate.augment.prompts import PIVOTS
+    from thrifty.curate.augment.registry import AUGMENTERS
     from thrifty.inference.device import add_device_argument
 
     augment = actions.add_parser(
@@ -21,7 +22,9 @@ def add_parser(actions) -> None:
         "the labels). Candidates pass a quality filter (not a copy, not drifted, no leaked answer, no "
         "instruction echo) and are added after the original rows, in the input's format, each marked "
         "augmented_from (its source row) so training's hold-out never evaluates on them. Writes OUTPUT "
-        "and OUTPUT-stem.augment.json (counts per kind and rejection reason).",
+        "and OUTPUT-stem.augment.json (counts per kind and rejection reason), and the rejected candidates "
+        "with their reasons in OUTPUT-stem.rejected.jsonl.",
+        epilog="kinds: " + "; ".join(f"{a.name}: {a.help.rstrip('.')}" for a in AUGMENTERS.values()),
     )
     augment.add_argument(
         "data", help="Instruction file: alpaca, chat, sharegpt or prompt_completion records."
