@@ -96,8 +96,37 @@ def test_synonym_swaps_may_be_near_copies():
 
 
 def test_instructions_need_no_question_mark():
-    original = "Write a short poem about the sea."
-    assert rejection("Compose a brief poem about the ocean.", original, "Waves...", set(), Limits()) is None
+    original = "Write a short story about a dragon."
+    assert rejection("Compose a brief tale about a dragon.", original, "Once...", set(), Limits()) is None
+
+
+@pytest.mark.parametrize(
+    ("original", "candidate", "reason"),
+    [
+        # SmolLM2-135M on the FAQ: the worked example's car and street, not the question.
+        (
+            "Can I appeal a denied building permit?",
+            "Can I adjust my car's license plate on the street?",
+            "echo",
+        ),
+        # Alike enough in letters (difflib 0.4), but no content word left.
+        (
+            "How long does it take to get a building permit?",
+            "Can you open a door in the city?",
+            "too_different",
+        ),
+    ],
+)
+def test_rejects_what_the_small_model_wrote(original, candidate, reason):
+    assert rejection(candidate, original, "It depends.", set(), Limits()) == reason
+
+
+def test_every_worked_example_has_a_topic_the_filter_knows():
+    from thrifty.curate.augment.prompts import EXAMPLES, PARAPHRASE, SHOT_TOPICS
+
+    texts = [t for _, shots in PARAPHRASE.values() for pair in shots for t in pair]
+    texts += [t for by_language in EXAMPLES.values() for t in by_language["en"]]
+    assert all(SHOT_TOPICS & set(normalise(t).split()) for t in texts)
 
 
 @pytest.mark.parametrize(

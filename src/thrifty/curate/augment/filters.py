@@ -4,8 +4,10 @@ after the question). Each rejection has one reason, the first that applies, and 
 counted: a summary that says 80% were `not_a_question` tells the user the model answers instead of
 rewriting.
 
-Drift is judged lexically (no model): the similarity window, and the terms a rewrite must keep. The
-terms matter most on domain data, where a small model "paraphrases" bygglov into byggløv or drops it.
+Drift is judged lexically (no model): the similarity window, the share of content words kept, and the
+terms a rewrite must keep. The terms matter most on domain data, where a small model "paraphrases"
+bygglov into byggløv or drops it. A rewrite in entirely new words is rejected too: the price of
+catching the small model's unrelated questions.
 """
 
 import difflib
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 REASONS = (
     "empty",  # nothing left after cleaning
-    "echo",  # repeats our instruction ("rewrite", "translate") that the original does not contain
+    "echo",  # repeats our instruction ("rewrite", "translate") or a worked example's topic (passport)
     "identical",  # the original again, after normalising case, spacing and punctuation
     "duplicate",  # another row's prompt, or a candidate already kept (two answers to one prompt)
     "leaks_answer",  # contains the row's answer: the model would learn to copy it from the prompt
@@ -23,7 +25,7 @@ REASONS = (
     "too_short",
     "too_long",
     "too_similar",  # a near copy adds nothing
-    "too_different",  # drifted away from the original's meaning
+    "too_different",  # drifted: too little alike, or keeps too few of the original's content words
 )
 ECHO_MARKERS = ("rewrite", "rephrase", "paraphrase", "different words", "its meaning", "translat", "here is")
 LEAK_MIN_WORDS = 3  # shorter answers ("Yes.") occur in honest questions
@@ -51,6 +53,7 @@ class Limits:
     max_length: float = 2.0
     min_similarity: float = 0.3  # difflib ratio of the normalised texts, 0..1
     max_similarity: float = 0.95
+    min_shared: float = 0.25  # share of the original's content words (stop words aside) still there
 
 
 def normalise(text: str) -> str:
@@ -89,7 +92,7 @@ def rejection(
     new, old = normalise(candidate), normalise(original)
     if not new:
         return "empty"
-    if any(marker in new and marker not in old for marker in ECHO_MARKERS):
+    if any(marker in new and marker not in old for marker in ECHO_MARKERS) or _echoes_an_example(new, old):
         return "echo"
     if new == old:
         return "identical"
@@ -109,7 +112,7 @@ def rejection(
     similarity = difflib.SequenceMatcher(None, old, new).ratio()
     if similarity > limits.max_similarity and not near_copies_ok:
         return "too_similar"
-    if similarity < limits.min_similarity:
+    if similarity < limits.min_similarity or _shared(old, new) < limits.min_shared:
         return "too_different"
     return None
 
@@ -128,6 +131,25 @@ def terms(text: str) -> set[str]:
         elif len(token) >= TERM_MIN_LETTERS and lower not in STOP_WORDS and not is_word(lower):
             found.add(lower)
     return found
+
+
+def _echoes_an_example(new: str, old: str) -> bool:
+    from thrifty.curate.augment.prompts import SHOT_TOPICS
+
+    return bool((SHOT_TOPICS & set(new.split())) - set(old.split()))
+
+
+def _shared(old: str, new: str) -> float:
+    """The share of `old`'s content words (crudely singular) that `new` still has; 1 when it has none."""
+    mine, theirs = _content(old), _content(new)
+    return len(mine & theirs) / len(mine) if mine else 1.0
+
+
+def _content(text: str) -> set[str]:
+    from thrifty.curate.augment.vocabulary import STOP_WORDS
+
+    words = (w for w in text.split() if len(w) >= 3 and w not in STOP_WORDS)
+    return {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words}
 
 
 def _contains(text: str, answer: str) -> bool:

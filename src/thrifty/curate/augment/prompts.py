@@ -22,6 +22,11 @@ PARAPHRASE: dict[str, tuple[str, Shots]] = {
     ),
 }
 
+# The worked examples' topics: a rewrite that brings one in (the 135M model turned "Can I appeal a denied
+# building permit?" into "Can I adjust my car's license plate on the street?") copies an example, not the
+# prompt. Keep in step with the examples above and below.
+SHOT_TOPICS = frozenset("passport renew park parking car street overnight poem sea ocean baking soda".split())
+
 # The same two examples per form in each language back-translation can pivot through.
 EXAMPLES = {
     "question": {
