@@ -227,24 +227,7 @@ def generation_options(options: PairsOptions, system: str | None):
 
 
 def load_generator(options: PairsOptions):
-    """(model, tokenizer, system prompt) for --model: a run folder of `thrifty train` (its fine-tuned
-    model and the system prompt it trained with), an adapter folder (on its run's base), else a bundled
-    name, model folder or hub id, as `thrifty generate` loads them."""
-    from thrifty.inference.device import choose_device
-    from thrifty.inference.generate import load_for_generation
-    from thrifty.models.registry import check_model_name
+    """(model, tokenizer, system prompt) for --model, as thrifty.curate.generator loads it."""
+    from thrifty.curate.generator import load_generator as load
 
-    device = choose_device(options.device)
-    path = Path(options.model).expanduser()
-    if path.is_dir() and (path / "config.yaml").is_file() and not (path / "config.json").is_file():
-        from thrifty.inference.run_folder import load_tokenizer_for, load_tuned, open_run
-
-        run = open_run(path, options.trust_remote_code)
-        system = options.system_prompt or run.config.data.system_prompt
-        return load_tuned(run, device=device), load_tokenizer_for(run), system
-    if path.is_dir() and (path / "adapter_config.json").is_file():
-        model, tokenizer = load_for_generation(None, str(path), options.trust_remote_code, device)
-    else:
-        check_model_name(options.model)  # one line for a missing folder or unknown name
-        model, tokenizer = load_for_generation(options.model, None, options.trust_remote_code, device)
-    return model, tokenizer, options.system_prompt
+    return load(options.model, options.device, options.trust_remote_code, options.system_prompt)

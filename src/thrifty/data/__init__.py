@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thrifty.config.schema import DataConfig
+from thrifty.data import augmented
 from thrifty.data.formats import detect_format, to_canonical
 from thrifty.data.readers import read_records, resolve_data_path
 from thrifty.data.tokenize import EncodeStats, check_max_seq_len, encode_cached
@@ -40,7 +41,16 @@ def load_examples(path: str, config: DataConfig) -> tuple[list[dict[str, Any]], 
 
 
 def split_examples(examples: list[Any], val_fraction: float, seed: int) -> tuple[list[Any], list[Any]]:
-    """Seeded hold-out: the same data and seed always give the same split."""
+    """Seeded hold-out: the same data and seed always give the same split. Rows of `thrifty data augment`
+    (marked `augmented_from`) are never held out, and train only when their source does (see
+    thrifty.data.augmented)."""
+    sources = augmented.sources_of(examples)
+    if any(s is not None for s in sources):
+        return augmented.split_keeping_sources(examples, sources, val_fraction, seed, _split)
+    return _split(examples, val_fraction, seed)
+
+
+def _split(examples: list[Any], val_fraction: float, seed: int) -> tuple[list[Any], list[Any]]:
     if len(examples) < 2:
         raise UserError(
             "need at least 2 examples to hold some out for evaluation; add data or set data.eval_path"

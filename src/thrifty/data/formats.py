@@ -5,6 +5,7 @@ Canonical example: {"messages": [{"role", "content"}, ...]} for instruction data
 
 from typing import Any
 
+from thrifty.data.augmented import mark
 from thrifty.errors import UserError
 
 # format -> (required columns, optional columns); detection tries them in this order.
@@ -48,7 +49,12 @@ def detect_format(columns: list[str], requested: str, source: str) -> str:
 
 
 def to_canonical(record: dict[str, Any], fmt: str, where: str) -> dict[str, Any]:
-    """One record in `fmt` -> canonical example. `where` (file:record) names the record in errors."""
+    """One record in `fmt` -> canonical example. `where` (file:record) names the record in errors. Other
+    columns are dropped, except `augmented_from` (the split keeps generated rows out of evaluation)."""
+    return mark(_canonical(record, fmt, where), record, where)
+
+
+def _canonical(record: dict[str, Any], fmt: str, where: str) -> dict[str, Any]:
     if fmt == "text":
         return {"text": _text(record, "text", where)}
     if fmt == "alpaca":
