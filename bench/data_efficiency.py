@@ -74,7 +74,9 @@ def split_domain(domain: str, work: Path) -> dict[str, Path]:
     files = {
         "all": write_jsonl(folder / "all.jsonl", rows),
         "eval": write_jsonl(folder / "eval.jsonl", [rows[i] for i in order[:EVAL_ROWS]]),
-        "pool": write_jsonl(folder / "pool.jsonl", [rows[i] for i in order[EVAL_ROWS : EVAL_ROWS + POOL_ROWS]]),
+        "pool": write_jsonl(
+            folder / "pool.jsonl", [rows[i] for i in order[EVAL_ROWS : EVAL_ROWS + POOL_ROWS]]
+        ),
     }
     files["labelled"] = write_jsonl(folder / "labelled.jsonl", read_jsonl(files["pool"])[:LABELLED])
     return files
@@ -113,7 +115,14 @@ def train(name: str, data: Path, eval_file: Path, work: Path, *overrides: str) -
     )
     started = time.perf_counter()
     summary = run_training(config, progress=False).summary
-    keys = ("train_examples", "steps", "train_tokens", "eval_loss_before", "eval_loss_after", "tokens_per_second")
+    keys = (
+        "train_examples",
+        "steps",
+        "train_tokens",
+        "eval_loss_before",
+        "eval_loss_after",
+        "tokens_per_second",
+    )
     row = {k: summary.get(k) for k in keys}
     row.update(name=name, seconds=round(time.perf_counter() - started, 1))
     print(f"{name}: {row}", file=sys.stderr)
@@ -177,7 +186,8 @@ def part_d(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
 
     config = load_config(
         # The shots' context is inference, not training: 1024 tokens fit 4 FAQ shots (128 would fit none).
-        DEMO, [f"data.path={files['pool']}", f"data.eval_path={files['eval']}", f"data.max_seq_len={FEW_SHOT_LEN}"]
+        DEMO,
+        [f"data.path={files['pool']}", f"data.eval_path={files['eval']}", f"data.max_seq_len={FEW_SHOT_LEN}"],
     )
     started = time.perf_counter()
     result = run_few_shot(config, FewShotSpec(k=4, pick="retrieved"))
@@ -198,16 +208,22 @@ def part_d(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
 def part_e(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
     out = work / domain / "clean.jsonl"
     started = time.perf_counter()
-    code, printed = quiet(["data", "clean", str(files["all"]), "--output", str(out), "--lang", "en", "--json"])
+    code, printed = quiet(
+        ["data", "clean", str(files["all"]), "--output", str(out), "--lang", "en", "--json"]
+    )
     assert code == 0, "clean failed"
-    return [{"name": f"{domain}-clean", "seconds": round(time.perf_counter() - started, 1), **json.loads(printed)}]
+    return [
+        {"name": f"{domain}-clean", "seconds": round(time.perf_counter() - started, 1), **json.loads(printed)}
+    ]
 
 
 PARTS = {"a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--parts", default="abcde", help="Which measurements (letters a-e).")
     parser.add_argument("--domains", default="faq,chatterbot", help="faq, chatterbot or both.")
     parser.add_argument("--work", default="runs/bench-data", help="Folder for data, runs and results.json.")
