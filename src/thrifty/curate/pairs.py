@@ -169,16 +169,14 @@ def run_batches(
     current batch finish and be committed, then stop (a second signal exits at once)."""
     from tqdm import tqdm
 
-    from thrifty.train.preemption import StopFlag, install_signal_handlers
+    from thrifty.curate.stopping import stop_on_signals
 
-    stop = StopFlag()
-    stop.then = "finishing this batch; rerun the same command to continue"
-    restore = install_signal_handlers(stop)
     bar = tqdm(
         total=len(sources), initial=progress.done, desc="pairs", unit="example", disable=not options.progress
     )
+    then = "finishing this batch; rerun the same command to continue"
     try:
-        with reopen(files, progress) as handle:
+        with stop_on_signals("pairs", then) as stop, reopen(files, progress) as handle:
             while progress.done < len(sources) and stop.reason is None:
                 batch = sources[progress.done : progress.done + options.batch_size]
                 lines = answer_batch(batch, progress, generator, options)
@@ -188,7 +186,6 @@ def run_batches(
                 bar.set_postfix(written=progress.written, skipped=progress.skipped)
     finally:
         bar.close()
-        restore()
     return progress.done >= len(sources)
 
 

@@ -1,22 +1,12 @@
 """Batched generation for the augmenters that ask a model, with a progress bar and a polite stop: the
 first SIGTERM/SIGINT lets the current batch finish, then no further batch starts (what was made is
-still filtered and written); a second one stops at once. thrifty.train's handler is not used: curate
-does not depend on train."""
+still filtered and written); a second one stops at once (thrifty.curate.stopping)."""
 
-import signal
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from thrifty.curate.augment.options import AugmentOptions
-
-
-@dataclass
-class Stop:
-    reason: str | None = None  # the signal's name once one came
+from thrifty.curate.stopping import Stop
 
 
 @dataclass
@@ -27,27 +17,6 @@ class Context:
     options: AugmentOptions
     generator: tuple[Any, Any, str | None] | None = None
     stop: Stop = field(default_factory=Stop)
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[Stop]:
-    stop = Stop()
-    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
-        yield stop
-        return
-
-    def handle(signum, frame):
-        if stop.reason is not None:
-            raise KeyboardInterrupt
-        stop.reason = signal.Signals(signum).name
-        print(f"augment: {stop.reason}: finishing this batch, then writing what was made", file=sys.stderr)
-
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def generate(

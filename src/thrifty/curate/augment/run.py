@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from thrifty.curate.augment.filters import Limits, normalise, rejection
-from thrifty.curate.augment.generation import Context, stop_on_signals
+from thrifty.curate.augment.generation import Context
 from thrifty.curate.augment.options import AugmentOptions, check_options
 from thrifty.curate.augment.questions import prompt_of, with_prompt
 from thrifty.curate.augment.registry import AUGMENTERS, Candidate, Source
@@ -31,6 +31,7 @@ from thrifty.curate.rows import (
     sibling,
     write_records,
 )
+from thrifty.curate.stopping import stop_on_signals
 from thrifty.errors import UserError
 
 KIND_COLUMN = "augmentation"
@@ -97,7 +98,7 @@ def augment(options: AugmentOptions) -> AugmentResult:
             options.generator_name(), options.device, options.trust_remote_code
         )
         generator = (model, tokenizer, None)
-    with stop_on_signals() as stop:
+    with stop_on_signals("augment", "finishing this batch, then writing what was made") as stop:
         ctx = Context(options, generator, stop)
         rows, rejected, tallies = make_rows(table, sources, kinds, ctx)
     write_records(output, table.records + rows, [*table.columns(), *new_columns(table)])

@@ -3,7 +3,7 @@ each pick is the row farthest from every row picked so far, so the set covers th
 
 import numpy as np
 
-from thrifty.curate.select.strategies import Scores, Strategy, register
+from thrifty.curate.select.strategies.registry import Scores, Strategy, register
 
 
 def k_center(points: np.ndarray, k: int, weights: np.ndarray | None = None) -> list[int]:

@@ -1,7 +1,7 @@
 """loss: the rows the model gets most wrong (highest answer-token loss) — what it still has to learn.
 Needs answers; a pool to label takes `uncertainty`."""
 
-from thrifty.curate.select.strategies import Scores, Strategy, register, top_k
+from thrifty.curate.select.strategies.registry import Scores, Strategy, register, top_k
 
 
 def pick(scores: Scores, k: int, seed: int) -> list[int]:

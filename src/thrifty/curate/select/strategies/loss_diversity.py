@@ -4,8 +4,8 @@ row. Ranks, not raw losses, so one outlier's loss does not swamp the distances."
 
 import numpy as np
 
-from thrifty.curate.select.strategies import Scores, Strategy, register
 from thrifty.curate.select.strategies.diversity import k_center
+from thrifty.curate.select.strategies.registry import Scores, Strategy, register
 
 
 def rank_weights(values: list[float]) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 import random
 
-from thrifty.curate.select.strategies import Scores, Strategy, register
+from thrifty.curate.select.strategies.registry import Scores, Strategy, register
 
 
 def pick(scores: Scores, k: int, seed: int) -> list[int]:
