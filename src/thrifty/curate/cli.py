@@ -72,26 +72,11 @@ def cmd_pairs(args: argparse.Namespace) -> int:
     from thrifty.quiet import quiet_libraries
 
     quiet_libraries()
+    from thrifty.curate.arguments import options_from
     from thrifty.curate.pairs import PairsOptions, build_pairs
 
     result = build_pairs(
-        PairsOptions(
-            data=args.data,
-            output=args.output,
-            model=args.model,
-            format=args.format,
-            sample=args.sample,
-            temperature=args.temperature,
-            seed=args.seed,
-            max_new_tokens=args.max_new_tokens,
-            batch_size=args.batch_size,
-            limit=args.limit,
-            system_prompt=args.system,
-            overwrite=args.overwrite,
-            trust_remote_code=args.trust_remote_code,
-            device=args.device,
-            progress=not args.no_progress,
-        )
+        options_from(args, PairsOptions, system_prompt=args.system, progress=not args.no_progress)
     )
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))

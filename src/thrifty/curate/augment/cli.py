@@ -87,32 +87,10 @@ def cmd_augment(args: argparse.Namespace) -> int:
     from thrifty.quiet import quiet_libraries
 
     quiet_libraries()
+    from thrifty.curate.arguments import options_from
     from thrifty.curate.augment.options import AugmentOptions
     from thrifty.curate.augment.run import augment, dumps, summary_line
 
-    result = augment(
-        AugmentOptions(
-            data=args.data,
-            output=args.output,
-            model=args.model,
-            generator=args.generator,
-            format=args.format,
-            paraphrases=args.paraphrases,
-            back_translate=args.back_translate,
-            pivot=args.pivot,
-            synonyms=args.synonyms,
-            synonym_rate=args.synonym_rate,
-            seed=args.seed,
-            temperature=args.temperature,
-            batch_size=args.batch_size,
-            max_new_tokens=args.max_new_tokens,
-            limit=args.limit,
-            min_similarity=args.min_similarity,
-            max_similarity=args.max_similarity,
-            trust_remote_code=args.trust_remote_code,
-            device=args.device,
-            progress=not args.no_progress,
-        )
-    )
+    result = augment(options_from(args, AugmentOptions, progress=not args.no_progress))
     print(dumps(result) if args.json else summary_line(result.as_dict()))
     return 0 if result.complete else EXIT_PREEMPTED

@@ -100,27 +100,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
         from thrifty.quiet import quiet_libraries
 
         quiet_libraries()  # transformers only loads for --model's tokenizer
+    from thrifty.curate.arguments import options_from
     from thrifty.curate.clean.pipeline import CleanOptions, clean
 
-    summary = clean(
-        CleanOptions(
-            data=args.data,
-            output=args.output,
-            eval=args.eval,
-            format=args.format,
-            near_dup=args.near_dup,
-            min_answer_tokens=args.min_answer_tokens,
-            max_answer_tokens=args.max_answer_tokens,
-            max_repeat=args.max_repeat,
-            langs=args.lang,
-            pii=args.pii,
-            pii_regions=args.pii_regions,
-            model=args.model,
-            trust_remote_code=args.trust_remote_code,
-            skip=args.skip,
-            progress=not args.no_progress,
-        )
-    )
+    summary = clean(options_from(args, CleanOptions, langs=args.lang, progress=not args.no_progress))
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:

@@ -67,26 +67,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from thrifty.quiet import quiet_libraries
 
     quiet_libraries()
+    from thrifty.curate.arguments import options_from
     from thrifty.curate.inspect.report import print_table
     from thrifty.curate.inspect.run import InspectOptions, inspect_file
 
-    figures = inspect_file(
-        InspectOptions(
-            data=args.data,
-            model=args.model,
-            eval=args.eval,
-            gpu=args.gpu,
-            output=args.output,
-            format=args.format,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
-            max_seq_len=args.max_seq_len,
-            method=args.method,
-            system_prompt=args.system,
-            near_dup=args.near_dup,
-            trust_remote_code=args.trust_remote_code,
-        )
-    )
+    figures = inspect_file(options_from(args, InspectOptions, system_prompt=args.system))
     if args.json:
         print(json.dumps(figures, indent=2, ensure_ascii=False))
     else:

@@ -67,26 +67,11 @@ def cmd_select(args: argparse.Namespace) -> int:
     from thrifty.quiet import quiet_libraries
 
     quiet_libraries()
+    from thrifty.curate.arguments import options_from
     from thrifty.curate.select.run import SelectOptions, select
 
     result = select(
-        SelectOptions(
-            pool=args.pool,
-            output=args.output,
-            k=args.k,
-            fraction=args.fraction,
-            strategy=args.strategy,
-            model=args.model,
-            format=args.format,
-            seed=args.seed,
-            batch_size=args.batch_size,
-            max_seq_len=args.max_seq_len,
-            max_new_tokens=args.max_new_tokens,
-            system_prompt=args.system,
-            trust_remote_code=args.trust_remote_code,
-            device=args.device,
-            progress=not args.no_progress,
-        )
+        options_from(args, SelectOptions, system_prompt=args.system, progress=not args.no_progress)
     )
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
