@@ -10,6 +10,7 @@ answer-token loss (nats/token) after training, the same 30 rows for every run of
   c) data.order curriculum and length vs shuffle on the same 100 rows, the same steps
   d) few-shot (4 retrieved shots in the prompt, no training) vs LoRA on the pool
   e) what `thrifty data clean` removes from each domain's whole file
+  f) a)'s strategies one at a time: loss alone, diversity alone, at 25/50%
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/data_efficiency.py [--parts abcde] [--domains faq,chatterbot]
 
@@ -151,6 +152,20 @@ def part_a(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
     return rows
 
 
+def part_f(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
+    """a)'s other strategies: loss alone and diversity alone, so a) shows which half of loss+diversity helps."""
+    rows = []
+    for fraction in (0.25, 0.5):
+        pct = int(fraction * 100)
+        for strategy in ("loss", "diversity"):
+            subset = work / domain / f"{strategy}-{pct}.jsonl"
+            picked = select(files["pool"], subset, strategy, fraction)
+            row = train(f"{domain}-{strategy}-{pct}", subset, files["eval"], work)
+            row["select_seconds"] = picked["wall_seconds"]
+            rows.append(row)
+    return rows
+
+
 def part_b(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
     aug = work / domain / "augmented.jsonl"
     started = time.perf_counter()
@@ -217,14 +232,14 @@ def part_e(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
     ]
 
 
-PARTS = {"a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e}
+PARTS = {"a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e, "f": part_f}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--parts", default="abcde", help="Which measurements (letters a-e).")
+    parser.add_argument("--parts", default="abcdef", help="Which measurements (letters a-f).")
     parser.add_argument("--domains", default="faq,chatterbot", help="faq, chatterbot or both.")
     parser.add_argument("--work", default="runs/bench-data", help="Folder for data, runs and results.json.")
     args = parser.parse_args()
