@@ -1,7 +1,8 @@
 """Does spending on data save compute? SmolLM2-135M LoRA (the demo's settings) on two real domains from
 PyPI: the construction FAQ (zaragoza-construction-faq) and chatterbot-corpus's English conversations.
 
-Each domain: a fixed held-out set (30 rows) and a fixed training pool (100 rows), both seeded. Every run
+Each domain: a fixed held-out set (30 rows) and a fixed training pool (100 rows), both seeded, drawn
+from the domain's rows after `thrifty data clean`'s exact and near-duplicate rules (no leakage). Every run
 trains one epoch unless said otherwise, so compute is what the rows cost; quality is the held-out
 answer-token loss (nats/token) after training, the same 30 rows for every run of a domain.
 
@@ -67,13 +68,19 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def split_domain(domain: str, work: Path) -> dict[str, Path]:
-    rows = domain_rows(domain)
-    order = list(range(len(rows)))
-    random.Random(0).shuffle(order)
+    """Held-out and pool rows from the domain's rows without exact and near duplicates: chatterbot's
+    English file repeats half its pairs, and a seeded split of it would test on rows it trains on."""
     folder = work / domain
     folder.mkdir(parents=True, exist_ok=True)
+    raw = write_jsonl(folder / "all.jsonl", domain_rows(domain))
+    unique = folder / "unique.jsonl"
+    argv = ["data", "clean", str(raw), "--output", str(unique), "--skip", "length,repetition,language"]
+    assert quiet([*argv, "--no-progress", "--json"])[0] == 0, "dedup failed"
+    rows = read_jsonl(unique)
+    order = list(range(len(rows)))
+    random.Random(0).shuffle(order)
     files = {
-        "all": write_jsonl(folder / "all.jsonl", rows),
+        "all": raw,
         "eval": write_jsonl(folder / "eval.jsonl", [rows[i] for i in order[:EVAL_ROWS]]),
         "pool": write_jsonl(
             folder / "pool.jsonl", [rows[i] for i in order[EVAL_ROWS : EVAL_ROWS + POOL_ROWS]]
@@ -232,6 +239,47 @@ def part_e(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
     ]
 
 
+def train_seconds(row: dict) -> float:
+    """Seconds of training alone (tokens / tokens per second): no loading, no evaluation."""
+    return row["train_tokens"] / row["tokens_per_second"] if row.get("tokens_per_second") else 0.0
+
+
+def table(rows: list[dict], extra: str | None = None) -> str:
+    """Quality per compute: held-out loss after, its gain over the base, and that gain per 1k train tokens."""
+    head = "| run | rows | steps | train tokens | train s | extra s | eval loss | gain | gain / 1k tokens |"
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        gain = r["eval_loss_before"] - r["eval_loss_after"]
+        per_k = f"{1000 * gain / r['train_tokens']:.3f}" if r.get("train_tokens") else "-"
+        spent = r.get(extra) if extra else None
+        lines.append(
+            f"| {r['name']} | {r.get('train_examples', '-')} | {r['steps']} | {r['train_tokens']:,} "
+            f"| {train_seconds(r):.0f} | {spent if spent is not None else '-'} | {r['eval_loss_after']:.3f} "
+            f"| {gain:+.3f} | {per_k} |"
+        )
+    return "\n".join(lines)
+
+
+def report(results: dict) -> str:
+    out = []
+    for domain, parts in results.items():
+        if not isinstance(parts, dict):
+            continue
+        out.append(f"### {domain}\n")
+        for part, extra in (
+            ("a", "select_seconds"),
+            ("f", "select_seconds"),
+            ("b", "augment_seconds"),
+            ("c", None),
+            ("d", None),
+        ):
+            if part in parts:
+                out.append(f"{part})\n\n{table(parts[part], extra)}\n")
+        if "e" in parts:
+            out.append("e)\n\n```\n" + json.dumps(parts["e"], indent=1)[:3000] + "\n```\n")
+    return "\n".join(out)
+
+
 PARTS = {"a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e, "f": part_f}
 
 
@@ -242,12 +290,18 @@ def main() -> int:
     parser.add_argument("--parts", default="abcdef", help="Which measurements (letters a-f).")
     parser.add_argument("--domains", default="faq,chatterbot", help="faq, chatterbot or both.")
     parser.add_argument("--work", default="runs/bench-data", help="Folder for data, runs and results.json.")
+    parser.add_argument(
+        "--report", action="store_true", help="Print the tables of WORK/results.json and stop."
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     results_file = work / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    if args.report:
+        print(report(results))
+        return 0
     for domain in args.domains.split(","):
         files = split_domain(domain, work)
         for part in args.parts:
