@@ -151,3 +151,19 @@ def test_loss_diversity_takes_the_hard_row_of_each_cluster():
     picks = get_strategy("loss+diversity").pick(Scores(6, loss=loss, hidden=points), 2, 0)
     assert sorted(picks) == [1, 5]
     assert np.isclose(len(set(picks)), 2)
+
+
+def test_a_run_folder_scores_with_its_tuned_model(tiny_model, alpaca_file, tmp_path):
+    """--model RUN: the run's fine-tuned model scores (its losses differ from the base's on its own data)."""
+    from tests.tiny_runs import train_tiny_run
+
+    run = train_tiny_run(tiny_model, alpaca_file, tmp_path / "run")
+    losses = {}
+    for name, model in (("base", tiny_model), ("run", run)):
+        out = tmp_path / f"{name}.jsonl"
+        assert (
+            select(str(alpaca_file), "--model", str(model), "--k", "3", "--strategy", "loss", "-o", str(out))
+            == 0
+        )
+        losses[name] = json.loads((tmp_path / f"{name}.select.json").read_text())["mean_score_pool"]
+    assert losses["run"] < losses["base"]  # it trained on these rows
