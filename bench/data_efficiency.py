@@ -183,7 +183,9 @@ def part_b(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
     augment_seconds = round(time.perf_counter() - started, 1)
     rows_out = len(read_jsonl(aug))
     steps = math.ceil(rows_out / MICRO_BATCH)  # one epoch of the augmented file; the 50 repeat to match
-    plain = train(f"{domain}-labelled-{LABELLED}", files["labelled"], files["eval"], work, f"train.max_steps={steps}")
+    plain = train(
+        f"{domain}-labelled-{LABELLED}", files["labelled"], files["eval"], work, f"train.max_steps={steps}"
+    )
     more = train(f"{domain}-labelled-{LABELLED}+aug", aug, files["eval"], work, f"train.max_steps={steps}")
     more.update(augment_seconds=augment_seconds, augmented_rows=rows_out - LABELLED, augment_summary=made)
     return [plain, more]
