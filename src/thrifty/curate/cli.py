@@ -8,11 +8,12 @@ import sys
 from thrifty.curate.augment import cli as augment_cli
 from thrifty.curate.clean import cli as clean_cli
 from thrifty.curate.inspect import cli as inspect_cli
+from thrifty.curate.rows import INSTRUCTION_FORMATS
 from thrifty.curate.select import cli as select_cli
 from thrifty.errors import EXIT_PREEMPTED
 from thrifty.inference.device import add_device_argument
 
-FORMATS = ("auto", "alpaca", "chat", "sharegpt", "prompt_completion")
+FORMATS = INSTRUCTION_FORMATS  # plain text has no answers to pair or score
 
 
 def add_parser(verbs) -> None:

@@ -3,9 +3,10 @@
 import argparse
 import json
 
+from thrifty.curate.rows import INSTRUCTION_FORMATS
 from thrifty.inference.device import add_device_argument
 
-FORMATS = ("auto", "alpaca", "chat", "sharegpt", "prompt_completion")
+FORMATS = INSTRUCTION_FORMATS  # plain text has no answers to pair or score
 STRATEGIES = ("loss+diversity", "loss", "uncertainty", "diversity", "random")  # see strategies/
 
 
