@@ -432,6 +432,26 @@ CASES.update(
             "-o",
             str(c.tmp / "o.jsonl"),
         ],
+        "prune/every-block": lambda c: ["prune", str(c.model), "--layers", "2", "-o", str(c.tmp / "p")],
+        "prune/no-layers": lambda c: ["prune", str(c.model), "-o", str(c.tmp / "p")],
+        "prune/binary-calibration": lambda c: [
+            "prune",
+            str(c.model),
+            "--layers",
+            "1",
+            "--calibration",
+            c.file("c.jsonl", PNG),
+            "-o",
+            str(c.tmp / "p"),
+        ],
+        "prune/missing-model": lambda c: [
+            "prune",
+            str(c.tmp / "no-model"),
+            "--layers",
+            "1",
+            "-o",
+            str(c.tmp / "p"),
+        ],
         "data/select-latin1": lambda c: [
             "data",
             "select",
@@ -458,7 +478,7 @@ def _files(root: Path) -> set[Path]:
 def test_the_corpus_is_large_and_covers_every_verb():
     verbs = {name.split("/")[0] for name in CASES}
     assert len(CASES) >= 30
-    assert verbs == {"train", "plan", "eval", "export", "compare", "sweep", "data"}
+    assert verbs == {"train", "plan", "eval", "export", "compare", "sweep", "data", "prune"}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -16,6 +16,7 @@ from thrifty.export import cli as export_cli
 from thrifty.inference import cli as inference_cli
 from thrifty.models import cli as models_cli
 from thrifty.plan import cli as plan_cli
+from thrifty.prune import cli as prune_cli
 from thrifty.supervise import cli as supervise_cli
 from thrifty.sweep import cli as sweep_cli
 from thrifty.train import cli as train_cli
@@ -28,6 +29,7 @@ VERBS = (
     eval_cli,
     curate_cli,  # data pairs
     export_cli,
+    prune_cli,  # drop decoder blocks
     plan_cli,
     compare_cli,
     sweep_cli,

@@ -87,7 +87,7 @@ def batches_by_length(rows: list[dict[str, list[int]]], batch_size: int) -> list
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _padded(rows: list[dict[str, list[int]]], pad_id: int, device) -> tuple[Any, Any, Any]:
+def padded(rows: list[dict[str, list[int]]], pad_id: int, device) -> tuple[Any, Any, Any]:
     import torch
 
     width = max(len(r["input_ids"]) for r in rows)
@@ -119,7 +119,7 @@ def _each_batch(model, rows, batch_size: int, desc: str, progress: bool, step) -
             tqdm(total=len(rows), desc=desc, unit="row", disable=not progress) as bar,
         ):
             for batch in batches_by_length(rows, batch_size):
-                values = step(*_padded([rows[i] for i in batch], pad_id, device))
+                values = step(*padded([rows[i] for i in batch], pad_id, device))
                 for i, value in zip(batch, values, strict=True):
                     out[i] = value
                 bar.update(len(batch))
