@@ -146,11 +146,12 @@ def select(pool: Path, out: Path, strategy: str, fraction: float) -> dict:
     return {**json.loads(printed), "wall_seconds": round(time.perf_counter() - started, 1)}
 
 
-def part_a(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
-    rows = [train(f"{domain}-random-100", files["pool"], files["eval"], work)]
+def subsets(domain: str, files: dict[str, Path], work: Path, strategies: tuple[str, ...]) -> list[dict]:
+    """One epoch on each strategy's 25% and 50% pick of the pool."""
+    rows = []
     for fraction in (0.25, 0.5):
         pct = int(fraction * 100)
-        for strategy in ("random", "loss+diversity"):
+        for strategy in strategies:
             subset = work / domain / f"{strategy}-{pct}.jsonl"
             picked = select(files["pool"], subset, strategy, fraction)
             row = train(f"{domain}-{strategy}-{pct}", subset, files["eval"], work)
@@ -159,18 +160,14 @@ def part_a(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
     return rows
 
 
+def part_a(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
+    full = train(f"{domain}-random-100", files["pool"], files["eval"], work)
+    return [full, *subsets(domain, files, work, ("random", "loss+diversity"))]
+
+
 def part_f(domain: str, files: dict[str, Path], work: Path) -> list[dict]:
     """a)'s other strategies: loss alone and diversity alone, so a) shows which half of loss+diversity helps."""
-    rows = []
-    for fraction in (0.25, 0.5):
-        pct = int(fraction * 100)
-        for strategy in ("loss", "diversity"):
-            subset = work / domain / f"{strategy}-{pct}.jsonl"
-            picked = select(files["pool"], subset, strategy, fraction)
-            row = train(f"{domain}-{strategy}-{pct}", subset, files["eval"], work)
-            row["select_seconds"] = picked["wall_seconds"]
-            rows.append(row)
-    return rows
+    return subsets(domain, files, work, ("loss", "diversity"))
 
 
 def part_b(domain: str, files: dict[str, Path], work: Path) -> list[dict]:

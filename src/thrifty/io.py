@@ -31,8 +31,9 @@ MAGIC = {
 FIX = "save it as UTF-8 (or UTF-16 with a BOM)"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temporary sibling, fsync, then rename over `path` (atomic on POSIX).
+def write_json_atomic(path: Path, data: Any, indent: int | None = 2) -> None:
+    """Write to a temporary sibling, fsync, then rename over `path` (atomic on POSIX). `indent=None`:
+    compact, for caches (a row of 576 hidden-state floats indented is one line per float).
 
     The sibling's name is unique, so two writers (sweep workers, a supervisor and its child) never
     interleave in one temporary file: the last rename wins whole.
@@ -41,7 +42,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     name = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(name, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, default=str)
+            json.dump(data, handle, indent=indent, default=str)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())

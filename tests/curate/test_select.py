@@ -144,13 +144,11 @@ def test_k_center_covers_clusters_before_repeating_one():
 
 
 def test_loss_diversity_takes_the_hard_row_of_each_cluster():
-    import numpy as np
 
     points = [[1.0, 0.0]] * 3 + [[0.0, 1.0]] * 3
     loss = [0.1, 0.9, 0.2, 0.3, 0.1, 0.8]
     picks = get_strategy("loss+diversity").pick(Scores(6, loss=loss, hidden=points), 2, 0)
     assert sorted(picks) == [1, 5]
-    assert np.isclose(len(set(picks)), 2)
 
 
 def test_a_run_folder_scores_with_its_tuned_model(tiny_model, alpaca_file, tmp_path):

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from thrifty.data.augmented import AUGMENTED  # noqa: F401  (the column that marks a generated row)
 from thrifty.errors import UserError
 
 WRITERS = (".jsonl", ".json", ".csv", ".parquet")
 # The --format choices of the data actions: training's data.format values.
 FORMATS = ("auto", "alpaca", "chat", "sharegpt", "prompt_completion", "text")
 INSTRUCTION_FORMATS = tuple(f for f in FORMATS if f != "text")  # for actions that need prompts and answers
-AUGMENTED = "augmented_from"  # the column that marks a generated row: the row number it came from
 
 
 @dataclass

@@ -9,13 +9,12 @@ fingerprint and row content, so a second select, a curriculum resume or a bench 
 
 import hashlib
 import json
-import os
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from thrifty.data.tokenize import IGNORE_INDEX
+from thrifty.io import write_json_atomic
 from thrifty.paths import thrifty_home
 
 CACHE_VERSION = 1  # bump when a score's definition changes
@@ -73,12 +72,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 def _store(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_json_atomic(path, data, indent=None)
 
 
 def batches_by_length(rows: list[dict[str, list[int]]], batch_size: int) -> list[list[int]]:

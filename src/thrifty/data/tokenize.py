@@ -2,14 +2,13 @@
 
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from thrifty.data.template import render_with_spans, with_system
 from thrifty.errors import UserError
+from thrifty.io import write_json_atomic
 from thrifty.paths import tokenized_cache_dir
 
 IGNORE_INDEX = -100  # label value the cross-entropy loss skips
@@ -164,13 +163,6 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 
 def _store(path: Path, payload: dict[str, Any]) -> None:
+    """Atomically (a unique temporary sibling renamed over it): concurrent writers never share a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")  # this writer's alone
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            json.dump(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # only left when the write failed (e.g. a full disk)
+    write_json_atomic(path, payload, indent=None)

@@ -10,19 +10,15 @@ from typing import Any
 
 from thrifty.errors import UserError
 
-# model_type -> where its decoder blocks are; the architectures whose blocks are a plain ModuleList under
-# model.model.layers with a per-layer attention index (and, in newer configs, per-layer `layer_types`).
-BLOCK_LISTS = {
-    name: "model.layers" for name in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3")
-}
+# The architectures whose decoder blocks are a plain ModuleList at model.model.layers with a per-layer
+# attention index (and, in newer configs, per-layer `layer_types`).
+SUPPORTED = ("gemma", "gemma2", "llama", "mistral", "phi3", "qwen2", "qwen3")
 
 
 def decoder_blocks(model: Any):
     kind = getattr(model.config, "model_type", None)
-    if kind not in BLOCK_LISTS:
-        raise UserError(
-            f"model type {kind!r} has no block-pruning rule; supported: {', '.join(sorted(BLOCK_LISTS))}"
-        )
+    if kind not in SUPPORTED:
+        raise UserError(f"model type {kind!r} has no block-pruning rule; supported: {', '.join(SUPPORTED)}")
     return model.model.layers
 
 
@@ -75,8 +71,8 @@ def drop_blocks(model: Any, drop: list[int]) -> None:
     """Remove blocks `drop` in place and renumber what is left, so the config and the cache indices agree."""
     import torch
 
-    layers = decoder_blocks(model)
-    kept = [block for i, block in enumerate(layers) if i not in set(drop)]
+    gone = set(drop)
+    kept = [block for i, block in enumerate(decoder_blocks(model)) if i not in gone]
     model.model.layers = torch.nn.ModuleList(kept)
     for index, block in enumerate(kept):
         attention = getattr(block, "self_attn", None)
@@ -84,5 +80,5 @@ def drop_blocks(model: Any, drop: list[int]) -> None:
             attention.layer_idx = index
     config = model.config
     if getattr(config, "layer_types", None):
-        config.layer_types = [t for i, t in enumerate(config.layer_types) if i not in set(drop)]
+        config.layer_types = [t for i, t in enumerate(config.layer_types) if i not in gone]
     config.num_hidden_layers = len(kept)

@@ -4,6 +4,7 @@ import argparse
 import json
 
 from thrifty.curate.rows import FORMATS
+from thrifty.prune.run import DEFAULT_CALIBRATION
 
 
 def add_parser(verbs) -> None:
@@ -21,7 +22,7 @@ def add_parser(verbs) -> None:
     prune.add_argument("--layers", type=int, help="Whole decoder blocks to drop (at least one must stay).")
     prune.add_argument(
         "--calibration",
-        default="pkg:zaragoza_construction_faq/data/faq-en-alpaca.jsonl",
+        default=DEFAULT_CALIBRATION,
         help="Data whose activations rank the blocks: any file train reads (default: the bundled FAQ).",
     )
     prune.add_argument(

@@ -71,9 +71,10 @@ def ordered_data(model, data: PreparedData, config: RunConfig, saved: dict[str, 
 
     if config.data.order == "shuffle":
         return data, {}
+    fingerprint = ""  # length order scores nothing
     if config.data.order == "curriculum":
         place_model(model, device)
-    fingerprint = model_fingerprint(resolve_model(config.model.name))
+        fingerprint = model_fingerprint(resolve_model(config.model.name))
     rows, state = ordered_rows(model, data.train, config.data.order, saved, fingerprint)
     return replace(data, train=rows, train_lengths=[]), state
 

@@ -21,18 +21,12 @@ class PoolScorer:
 
     @classmethod
     def load(cls, pool: Pool, options) -> "PoolScorer":
-        from thrifty.curate.pairs import PairsOptions, load_generator
+        from thrifty.curate.generator import load_generator
         from thrifty.models.registry import resolve_model
 
-        how = PairsOptions(
-            data=options.pool,
-            output=options.output,
-            model=options.model,
-            system_prompt=options.system_prompt,
-            trust_remote_code=options.trust_remote_code,
-            device=options.device,
+        model, tokenizer, system = load_generator(
+            options.model, options.device, options.trust_remote_code, options.system_prompt
         )
-        model, tokenizer, system = load_generator(how)
         folder = Path(options.model).expanduser()
         weights = folder if folder.is_dir() else resolve_model(options.model)
         return cls(pool, model, tokenizer, system, score.model_fingerprint(weights), options)
