@@ -15,10 +15,14 @@ from thrifty.errors import UserError
 SUPPORTED = ("gemma", "gemma2", "llama", "mistral", "phi3", "qwen2", "qwen3")
 
 
-def decoder_blocks(model: Any):
-    kind = getattr(model.config, "model_type", None)
+def check_architecture(config: Any) -> None:
+    kind = getattr(config, "model_type", None)
     if kind not in SUPPORTED:
         raise UserError(f"model type {kind!r} has no block-pruning rule; supported: {', '.join(SUPPORTED)}")
+
+
+def decoder_blocks(model: Any):
+    check_architecture(model.config)
     return model.model.layers
 
 
