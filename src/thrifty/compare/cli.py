@@ -8,6 +8,7 @@ from thrifty.compare.fewshot import DEFAULT_K, FewShotSpec
 from thrifty.config.args import add_train_arguments, config_from_args
 from thrifty.errors import UserError
 from thrifty.eval.fewshot.pick import DEFAULT_PICK, PICKS
+from thrifty.prune.criteria import criterion_names
 
 
 def add_parser(verbs) -> None:
@@ -24,7 +25,8 @@ def add_parser(verbs) -> None:
         "objectives (dpo, orpo...: the config's method) or stages joined by + (sft+dpo: SFT on the chosen "
         "answers, then DPO from the merged result). With a pairs file every strategy is ranked on held-out "
         "preference accuracy against the base. few-shot trains nothing: the base model with --few-shot K "
-        "training examples in each prompt, scored on the same held-out answer loss (e.g. few-shot,lora).",
+        "training examples in each prompt, scored on the same held-out answer loss (e.g. few-shot,lora). "
+        "prune+lora prunes the base model (--prune-*) and trains LoRA on it under the same budget.",
     )
     comp.add_argument(
         "--few-shot",
@@ -38,6 +40,23 @@ def add_parser(verbs) -> None:
         default=DEFAULT_PICK,
         help="How few-shot picks its shots: retrieved (the training questions most like each held-out "
         "one, TF-IDF cosine) or random (seeded).",
+    )
+    comp.add_argument(
+        "--prune-layers", type=int, help="prune+lora: whole decoder blocks the prune stage drops."
+    )
+    comp.add_argument(
+        "--prune-heads", type=float, help="prune+lora: share of attention heads removed per block, in [0, 1)."
+    )
+    comp.add_argument(
+        "--prune-mlp",
+        type=float,
+        help="prune+lora: share of MLP channels removed per block, in [0, 1) (default 0.25 when no "
+        "--prune-* share is given).",
+    )
+    comp.add_argument(
+        "--prune-criterion",
+        choices=criterion_names(),
+        help="prune+lora: what ranks heads and channels (default taylor; see thrifty prune --help).",
     )
     comp.add_argument("--budget-steps", type=int, help="Optimizer steps per strategy.")
     comp.add_argument("--budget-minutes", type=float, help="Training minutes per strategy.")
@@ -71,6 +90,26 @@ def few_shot_spec(args: argparse.Namespace, strategies) -> FewShotSpec:
     return FewShotSpec(args.few_shot or DEFAULT_K, args.few_shot_pick)
 
 
+def prune_spec(args: argparse.Namespace, strategies):
+    """--prune-* shape the prune stage of prune+lora; without that strategy they are a mistake."""
+    from thrifty.compare.prune import PruneSpec
+
+    given = {
+        "layers": args.prune_layers,
+        "heads": args.prune_heads,
+        "mlp": args.prune_mlp,
+        "criterion": args.prune_criterion,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if given and not any(s.stages[0].prune for s in strategies):
+        raise UserError(
+            "--prune-* set the prune stage; add a prune strategy to --strategies (e.g. lora,prune+lora)"
+        )
+    if given.keys() & {"layers", "heads", "mlp"}:
+        given.setdefault("mlp", None)  # the default share applies only when no share is given
+    return PruneSpec(**given)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from thrifty.compare.runner import Budget, compare, parse_strategies
     from thrifty.train.preflight import preflight
@@ -78,6 +117,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     strategies = parse_strategies(args.strategies)
     check_budget(args)
     few_shot = few_shot_spec(args, strategies)
+    prune = prune_spec(args, strategies)
     config = config_from_args(args)
     preflight(config)
     from thrifty.quiet import quiet_libraries
@@ -88,7 +128,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = Path(args.output or "runs/compare")
     budget = Budget(args.budget_steps, args.budget_minutes, args.budget_dollars, args.gpu)
     results = compare(
-        config, strategies, budget, out, args.same_lr, progress=not args.no_progress, few_shot=few_shot
+        config,
+        strategies,
+        budget,
+        out,
+        args.same_lr,
+        progress=not args.no_progress,
+        few_shot=few_shot,
+        prune=prune,
     )
     report = write_report(results, out, args.gpu)
     if args.json:

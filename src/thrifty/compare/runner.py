@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from thrifty.compare.fewshot import FewShotSpec
+from thrifty.compare.prune import PruneSpec
 from thrifty.compare.strategies import Strategy
 from thrifty.compare.strategies import parse_strategies as parse
 from thrifty.config.schema import RunConfig
@@ -123,6 +124,7 @@ def run_strategy(
     progress: bool,
     rank_on_pairs: RunConfig | None,
     few_shot: FewShotSpec | None = None,
+    prune: PruneSpec | None = None,
 ) -> dict[str, Any]:
     """Train one strategy's stages in turn, or evaluate a baseline (few-shot), or reuse its result, and
     return its result record; with `rank_on_pairs` (the base config) its final model is scored on the
@@ -131,8 +133,10 @@ def run_strategy(
 
     name, path = strategy.name, results / f"{strategy.slug}.json"
     first = make_config(strategy, 0, None)
-    few_shot = few_shot or FewShotSpec()
+    few_shot, prune = few_shot or FewShotSpec(), prune or PruneSpec()
     digest = few_shot.digest(first) if strategy.baseline else config_hash(first)
+    if strategy.stages[0].prune:  # the pruned model, hence every stage, depends on the shares
+        digest = f"{digest}-{prune.digest()}"
     if path.is_file():
         old = json.loads(path.read_text())
         if old.get("config_hash") == digest and old.get("status") == "ok":
@@ -146,7 +150,7 @@ def run_strategy(
                 status="ok", baseline=strategy.baseline, run_dir=None, **run_few_shot(first, few_shot)
             )
         else:
-            record.update(_train_stages(strategy, make_config, first, progress, rank_on_pairs))
+            record.update(_train_stages(strategy, make_config, first, progress, rank_on_pairs, prune))
     except UserError:
         raise  # the user's input is wrong for every strategy after this one too: say it once and stop
     except Exception as exc:  # one strategy's crash is reported; the others still run
@@ -160,15 +164,25 @@ def run_strategy(
 
 
 def _train_stages(
-    strategy: Strategy, make_config: StageConfig, first: RunConfig, progress: bool, rank_on_pairs
+    strategy: Strategy,
+    make_config: StageConfig,
+    first: RunConfig,
+    progress: bool,
+    rank_on_pairs,
+    prune: PruneSpec,
 ) -> dict[str, Any]:
     """Each stage trained from the previous stage's model; the record fields of the finished strategy."""
+    from thrifty.compare.prune import run_prune_stage
     from thrifty.compare.stages import combined, hand_over, preference_quality
     from thrifty.train.run import train
 
     stages, model, curve = [], None, []
     for i in range(len(strategy.stages)):
         config = first if i == 0 else make_config(strategy, i, model)
+        if strategy.stages[i].prune:
+            model, stage = run_prune_stage(config, prune, progress)
+            stages.append(stage)
+            continue
         summary = train(config, progress=progress).summary
         run_dir = Path(config.output.dir)
         offset = curve[-1][0] if curve else 0  # the stages' steps follow each other on one axis
@@ -203,6 +217,7 @@ def compare(
     same_lr: bool = False,
     progress: bool = True,
     few_shot: FewShotSpec | None = None,
+    prune: PruneSpec | None = None,
 ) -> list[dict[str, Any]]:
     from thrifty.compare.dollars import gpu_price
     from thrifty.compare.stages import chosen_as_sft, is_pairs_file
@@ -236,6 +251,11 @@ def compare(
         from thrifty.compare.fewshot import check_few_shot
 
         check_few_shot(base, pairs, few_shot)
+    prune = prune or PruneSpec()
+    if any(s.stages[0].prune for s in strategies):
+        from thrifty.compare.prune import check_prune
+
+        check_prune(base, prune)
     claim_output(out, "compare", protect=data_paths(base))
     if pairs:
         chosen_as_sft(base.data.path, base.data, out / "data" / "chosen.jsonl")
@@ -244,4 +264,4 @@ def compare(
     results = out / "results"
     results.mkdir(parents=True, exist_ok=True)
     ranked = base if pairs else None  # on pairs every strategy is scored on the held-out preferences
-    return [run_strategy(s, make_config, results, progress, ranked, few_shot) for s in strategies]
+    return [run_strategy(s, make_config, results, progress, ranked, few_shot, prune) for s in strategies]

@@ -2,6 +2,9 @@
 objective (`dpo`, `orpo`: the base config's method), or stages joined by `+` (`sft+dpo`: supervised tuning
 on the chosen answers, then DPO starting from the merged result, the usual SFT-then-DPO recipe).
 
+`prune` is a first stage that trains nothing: `prune+lora` prunes the base model (thrifty.compare.prune)
+and trains LoRA on the result under the same budget.
+
 `few-shot` trains nothing: the base model with k training examples in each prompt, scored on the same
 held-out answers (thrifty.compare.fewshot); it stands alone, never as a stage.
 
@@ -15,12 +18,14 @@ from thrifty.errors import UserError
 
 SEPARATORS = ("->", "→")  # accepted spellings of "+" between stages
 BASELINES = ("few-shot",)  # strategies that evaluate the base model instead of training it
+PRUNE = "prune"  # a stage that makes a smaller model for the stages after it
 
 
 @dataclass(frozen=True)
 class Stage:
     method: str | None = None  # None: the base config's
     objective: str | None = None
+    prune: bool = False  # prune the model (no training); only as the first of several stages
 
     def updates(self) -> dict[str, dict[str, str]]:
         out: dict[str, dict[str, str]] = {}
@@ -47,13 +52,15 @@ def parse_stage(token: str) -> Stage:
     from thrifty.config.objectives import OBJECTIVES
     from thrifty.methods.table import method_names
 
+    if token == PRUNE:
+        return Stage(prune=True)
     if token in method_names():
         return Stage(method=token)
     if token in OBJECTIVES:
         return Stage(objective=token)
     raise UserError(
         f"unknown strategy part {token!r}; a strategy is a method ({', '.join(method_names())}), an objective "
-        f"({', '.join(OBJECTIVES)}), stages joined by + (e.g. sft+dpo), or the untrained baseline "
+        f"({', '.join(OBJECTIVES)}), stages joined by + (e.g. sft+dpo, prune+lora), or the untrained baseline "
         f"{' or '.join(BASELINES)}"
     )
 
@@ -72,7 +79,15 @@ def parse_strategy(text: str) -> Strategy:
         )
     if any(not t for t in tokens):
         raise UserError(f"strategy {text!r} has an empty stage; join stages with + (e.g. sft+dpo)")
-    return Strategy("+".join(tokens), tuple(parse_stage(t) for t in tokens))
+    stages = tuple(parse_stage(t) for t in tokens)
+    if any(s.prune for s in stages) and (
+        not stages[0].prune or len(stages) == 1 or any(s.prune for s in stages[1:])
+    ):
+        raise UserError(
+            f"strategy {text!r}: prune trains nothing, so it comes first and once, before a training "
+            "stage (e.g. prune+lora)"
+        )
+    return Strategy("+".join(tokens), stages)
 
 
 def parse_strategies(text: str | None, default: tuple[str, ...]) -> list[Strategy]:

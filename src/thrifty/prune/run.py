@@ -63,6 +63,18 @@ def check(options: PruneOptions):
     from thrifty.models.load import load_model_config
     from thrifty.models.registry import check_model_name, resolve_model
     from thrifty.outputs import check_output
+
+    check_options(options)
+    check_model_name(options.model)
+    check_output(Path(options.output), "prune", options.overwrite)
+    arch = load_model_config(resolve_model(options.model), trust_remote_code=options.trust_remote_code)
+    check_shape(arch, options)
+    table = read_table(options.calibration, options.format)
+    return table.examples[: options.calibration_rows]
+
+
+def check_options(options: PruneOptions) -> None:
+    """The flags on their own: something to prune, shares in [0, 1), a known criterion."""
     from thrifty.prune import width
 
     if options.layers is None and options.heads is None and options.mlp is None:
@@ -83,12 +95,6 @@ def check(options: PruneOptions):
         from thrifty.prune.criteria import get_criterion
 
         get_criterion(options.criterion)
-    check_model_name(options.model)
-    check_output(Path(options.output), "prune", options.overwrite)
-    arch = load_model_config(resolve_model(options.model), trust_remote_code=options.trust_remote_code)
-    check_shape(arch, options)
-    table = read_table(options.calibration, options.format)
-    return table.examples[: options.calibration_rows]
 
 
 def check_shape(arch, options: PruneOptions) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from thrifty.errors import UserError
-from thrifty.prune.criteria import Criterion, Part
+from thrifty.prune.criteria.registry import Criterion, Part
 
 # Separate q/k/v/o and gate/up/down projections at block.self_attn / block.mlp (phi3 fuses them).
 WIDTH_SUPPORTED = ("gemma", "gemma2", "llama", "mistral", "qwen2", "qwen3")

@@ -1,7 +1,7 @@
 """Magnitude: the squared L2 norm of every weight coupled to a unit (torch-pruning's group magnitude
 importance with p=2). Needs no calibration data; blind to which inputs are large."""
 
-from thrifty.prune.criteria import Criterion, Part, register
+from thrifty.prune.criteria.registry import Criterion, Part, register
 
 
 def score(parts: list[Part]):

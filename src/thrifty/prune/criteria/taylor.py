@@ -2,7 +2,7 @@
 over its coupled weights (LLM-Pruner's element-wise first-order term; torch-pruning's TaylorImportance).
 The gradient is the calibration language-modelling loss summed over batches."""
 
-from thrifty.prune.criteria import Criterion, Part, register
+from thrifty.prune.criteria.registry import Criterion, Part, register
 
 
 def score(parts: list[Part]):

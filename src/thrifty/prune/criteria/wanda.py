@@ -3,7 +3,7 @@ grouped per channel as in Wanda-sp / FLAP). ‖X‖ is the L2 norm over the cali
 channel of down_proj (MLP channels) and o_proj (heads). Producer weights (q/k/v, gate/up) carry no
 input norm here and do not count: the consumer side already sees what each channel emits."""
 
-from thrifty.prune.criteria import Criterion, Part, register
+from thrifty.prune.criteria.registry import Criterion, Part, register
 
 
 def score(parts: list[Part]):
