@@ -174,3 +174,35 @@ def test_bad_ratios_are_one_line_and_write_nothing(prune, tiny_model, tmp_path, 
     assert prune(tiny_model, out, *flags) == EXIT_USER_ERROR
     err = capsys.readouterr().err.strip()
     assert says in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+@pytest.fixture(scope="module")
+def weak_units(tmp_path_factory):
+    """The tiny model with MLP channel 5 and query head 1 of every block nearly silenced (weights x 1e-3):
+    every criterion must rank exactly those lowest."""
+    from tests.conftest import save_tiny_model
+
+    folder = save_tiny_model(tmp_path_factory.mktemp("weak") / "model")
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    with torch.no_grad():
+        for block in model.model.layers:
+            for linear in (block.mlp.gate_proj, block.mlp.up_proj):
+                linear.weight[5] *= 1e-3
+            block.mlp.down_proj.weight[:, 5] *= 1e-3
+            block.self_attn.q_proj.weight[8:16] *= 1e-3
+            block.self_attn.o_proj.weight[:, 8:16] *= 1e-3
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("criterion", ["taylor", "wanda", "magnitude"])
+def test_each_criterion_removes_the_silenced_units(prune, weak_units, tmp_path, criterion):
+    out = tmp_path / "pruned"
+    flags = ["--mlp", str(1 / 64), "--mlp-multiple", "1", "--heads", "0.5", "--criterion", criterion]
+    assert prune(weak_units, out, *flags) == 0
+    original, small = (AutoModelForCausalLM.from_pretrained(f) for f in (weak_units, out))
+    for big, little in zip(original.model.layers, small.model.layers, strict=True):
+        channels = kept_rows(little.mlp.gate_proj.weight, big.mlp.gate_proj.weight, 1)
+        assert 5 not in channels and len(channels) == 63
+        heads = kept_rows(little.self_attn.q_proj.weight, big.self_attn.q_proj.weight, 8)
+        assert heads[0] == 0  # group 0 (heads 0 and 1) kept head 0, the one not silenced
