@@ -83,6 +83,11 @@ class Launcher:
         code = self.exit_code(run_dir)
         return run_status(run_dir, live_trainers() if live is None else live, code)
 
+    def started(self, run_dir: Path) -> bool:
+        """This page started a process for `run_dir` (whose folder may not exist yet: the CLI creates it
+        once its imports are done, seconds after the start)."""
+        return str(run_dir.resolve()) in self._records()
+
     def log_path(self, run_dir: Path) -> Path:
         slug = run_dir.resolve().relative_to(self.root).as_posix().replace("/", "__")
         return self.state / "logs" / f"{slug}.log"

@@ -16,6 +16,7 @@ from starlette.templating import Jinja2Templates
 
 from thrifty.ui import pages
 from thrifty.ui.actions import Launcher
+from thrifty.ui.folders import locate
 from thrifty.ui.security import PathRefused, TokenGate, inside, new_secret, same_secret
 
 STATIC = Path(__file__).parent / "static"
@@ -73,16 +74,6 @@ def _page(ui: UI, handler):
     return endpoint
 
 
-def folder_of(ui: UI, request: Request, kind: str):
-    """The thrifty folder of `kind` that ?path= names, inside the runs folder."""
-    from thrifty.ui.folders import Folder, folder_kind
-
-    path = inside(ui.root, request.query_params.get("path", ""))
-    if folder_kind(path) != kind:
-        raise FileNotFoundError(f"no {kind} folder at {request.query_params.get('path')}")
-    return Folder(kind, path, path.relative_to(ui.root).as_posix())
-
-
 async def serve_image(ui: UI, request: Request) -> Response:
     """Plots thrifty wrote (sweep and compare PNGs): images only, inside the runs folder."""
     path = inside(ui.root, request.query_params.get("path", ""))
@@ -96,7 +87,7 @@ async def stream(ui: UI, request: Request) -> Response:
     starts over (a resume rewrites it as of its checkpoint), and the run's status when it changes."""
     from sse_starlette.sse import EventSourceResponse
 
-    folder = folder_of(ui, request, "train")
+    folder = locate(ui.root, request.query_params.get("path", ""), "train", ui.launcher.started)
     return EventSourceResponse(_events(ui, folder.path), ping=15)
 
 

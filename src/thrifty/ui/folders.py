@@ -44,6 +44,17 @@ def _walk(root: Path, folder: Path, depth: int, found: list[Folder]) -> None:
             _walk(root, child, depth + 1, found)
 
 
+def locate(root: Path, rel: str, kind: str, starting=lambda path: False) -> Folder:
+    """The thrifty folder of `kind` at `rel` (a path the browser sent), inside `root` (see
+    security.inside); FileNotFoundError when there is none and `starting(path)` says no run is on its way."""
+    from thrifty.ui.security import inside
+
+    path = inside(root, rel)
+    if folder_kind(path) != kind and not (kind == "train" and not path.exists() and starting(path)):
+        raise FileNotFoundError(f"no {kind} folder at {rel}")
+    return Folder(kind, path, path.relative_to(root.resolve()).as_posix())
+
+
 def folder_kind(folder: Path) -> str | None:
     from thrifty.outputs import marker_kind
 

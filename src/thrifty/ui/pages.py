@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from thrifty.errors import UserError
 from thrifty.ui import comparisons, sweeps
-from thrifty.ui.folders import find, read_jsonl
+from thrifty.ui.folders import find, locate, read_jsonl
 from thrifty.ui.runs import metrics_series, priced_gpus, run_detail, run_row
 from thrifty.ui.security import inside
 from thrifty.ui.status import live_trainers
@@ -32,9 +32,7 @@ async def runs_page(ui, request: Request) -> Response:
 
 
 async def run_page(ui, request: Request) -> Response:
-    from thrifty.ui.app import folder_of
-
-    folder = folder_of(ui, request, "train")
+    folder = locate(ui.root, request.query_params.get("path", ""), "train", ui.launcher.started)
     status = ui.launcher.status(folder.path)
     row = run_row(folder, status, None)
     series = metrics_series(read_jsonl(folder.path / "metrics.jsonl"))
@@ -46,16 +44,12 @@ async def run_page(ui, request: Request) -> Response:
 
 
 async def sweep_page(ui, request: Request) -> Response:
-    from thrifty.ui.app import folder_of
-
-    folder = folder_of(ui, request, "sweep")
+    folder = locate(ui.root, request.query_params.get("path", ""), "sweep")
     return render(ui, request, "sweep.html", folder=folder, **sweeps.sweep_view(folder.path, ui.root))
 
 
 async def compare_page(ui, request: Request) -> Response:
-    from thrifty.ui.app import folder_of
-
-    folder = folder_of(ui, request, "compare")
+    folder = locate(ui.root, request.query_params.get("path", ""), "compare")
     return render(
         ui, request, "compare.html", folder=folder, **comparisons.compare_view(folder.path, ui.root)
     )
@@ -101,9 +95,7 @@ def _new_run_dir(root: Path, name: str) -> Path:
 
 
 async def stop_action(ui, request: Request) -> Response:
-    from thrifty.ui.app import folder_of
-
-    folder = folder_of(ui, request, "train")
+    folder = locate(ui.root, request.query_params.get("path", ""), "train", ui.launcher.started)
     try:
         ui.launcher.stop(folder.path)
     except UserError:
@@ -112,9 +104,7 @@ async def stop_action(ui, request: Request) -> Response:
 
 
 async def resume_action(ui, request: Request) -> Response:
-    from thrifty.ui.app import folder_of
-
-    folder = folder_of(ui, request, "train")
+    folder = locate(ui.root, request.query_params.get("path", ""), "train", ui.launcher.started)
     try:
         ui.launcher.resume(folder.path)
     except UserError as exc:

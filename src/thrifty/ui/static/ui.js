@@ -36,15 +36,18 @@ function drawChart(svg, series, opts = {}) {
   if (x0 === x1) { x0 -= 1; x1 += 1; }
   if (y0 === y1) { const d = Math.abs(y0) * 0.05 || 1; y0 -= d; y1 += d; }
   const pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad;
+  if (Math.min(...all.map((p) => p[1])) >= 0 && y0 < 0) y0 = 0; // no negative axis for positive data
   const X = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
   const Y = (y) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
   el("rect", { x: m.l, y: m.t, width: W - m.l - m.r, height: H - m.t - m.b, class: "plot" }, svg);
-  for (let i = 0; i <= 4; i++) {
-    const yv = y0 + ((y1 - y0) * i) / 4, xv = x0 + ((x1 - x0) * i) / 4;
+  const xs = ticks(x0, x1), ys = ticks(y0, y1);
+  ys.values.forEach((yv) => {
     el("line", { x1: m.l, x2: W - m.r, y1: Y(yv), y2: Y(yv), class: "grid" }, svg);
-    el("text", { x: m.l - 4, y: Y(yv) + 4, "text-anchor": "end", class: "tick" }, svg).textContent = fmt(yv, (y1 - y0) / 4);
-    el("text", { x: X(xv), y: H - 8, "text-anchor": "middle", class: "tick" }, svg).textContent = fmt(xv, (x1 - x0) / 4);
-  }
+    el("text", { x: m.l - 4, y: Y(yv) + 4, "text-anchor": "end", class: "tick" }, svg).textContent = fmt(yv, ys.step);
+  });
+  xs.values.forEach((xv) => {
+    el("text", { x: X(xv), y: H - 8, "text-anchor": "middle", class: "tick" }, svg).textContent = fmt(xv, xs.step);
+  });
   series.forEach((s, i) => {
     const color = s.color || COLORS[i % COLORS.length];
     const pts = s.points.filter((p) => isFinite(p[0]) && isFinite(p[1]));
@@ -53,12 +56,21 @@ function drawChart(svg, series, opts = {}) {
         fill: "none", "stroke-width": 2, class: "series", "data-name": s.name }, svg);
     }
     pts.forEach((p, j) => {
-      el("circle", { cx: X(p[0]), cy: Y(p[1]), r: s.dots ? 5 : 2.5, fill: color, class: "point" }, svg);
+      el("circle", { cx: X(p[0]), cy: Y(p[1]), r: s.dots ? 5 : 2.5, fill: color, class: s.dots ? "point dot" : "point" }, svg);
       if (s.labels) el("text", { x: X(p[0]) + 7, y: Y(p[1]) - 7, class: "label" }, svg).textContent = s.labels[j];
     });
     el("text", { x: W - m.r - 4, y: m.t + 14 + 14 * i, "text-anchor": "end", fill: color, class: "legend" }, svg)
       .textContent = s.name;
   });
+}
+
+// About five ticks at a round step (1, 2 or 5 times a power of ten) inside [lo, hi].
+function ticks(lo, hi) {
+  const raw = (hi - lo) / 5, power = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((f) => f * power).find((s) => s >= raw);
+  const values = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) values.push(+v.toPrecision(12));
+  return { step, values };
 }
 
 function readData(id) {
