@@ -46,12 +46,26 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     from thrifty.ui.app import build_app
 
+    sock = _bind(args.host, args.port)  # before uvicorn, so "in use" is one line, not a log record
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"thrifty ui: http://{host}:{args.port}/ over {root.resolve()} (Ctrl-C stops it)", flush=True)
-    try:
-        uvicorn.run(build_app(root, token), host=args.host, port=args.port, log_level="warning")
-    except SystemExit as exc:  # uvicorn exits 1 when it cannot bind (port in use, address not here)
-        raise UserError(
-            f"cannot serve on {args.host}:{args.port} (in use, or not an address of this machine)"
-        ) from exc
+    server = uvicorn.Server(uvicorn.Config(build_app(root, token), log_level="warning"))
+    server.run(sockets=[sock])
     return 0
+
+
+def _bind(host: str, port: int):
+    import socket
+
+    from thrifty.errors import UserError
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart need not wait out TIME_WAIT
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UserError(
+            f"cannot serve on {host}:{port}: {exc.strerror or exc}; choose another --port or --host"
+        ) from None
+    return sock
