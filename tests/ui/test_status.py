@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 from tests.ui.fakes import add_checkpoint, fake_run
 from thrifty.ui.folders import find
@@ -51,6 +52,30 @@ def test_live_trainers_finds_a_thrifty_train_process_by_its_output(tmp_path):
         proc.wait()
     assert run.resolve() not in live_trainers()
     assert os.getpid() not in live_trainers().values()
+
+
+def test_a_launched_job_maps_to_its_launcher_not_a_worker(tmp_path):
+    """Launcher and worker carry the same --output: the stop goes to the launcher (it passes it on)."""
+    import psutil
+
+    worker = "import time; time.sleep(30)"
+    launcher = "import subprocess, sys, time; subprocess.Popen([sys.executable, *sys.argv[1:]]); time.sleep(30)"
+    # The worker reruns the launcher's argv with the worker script: both read `... train --output job`.
+    tail = ["-m", "thrifty", "train", "--output", "job"]
+    proc = subprocess.Popen([sys.executable, "-c", launcher, "-c", worker, *tail], cwd=tmp_path)
+    try:
+        parent = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 10
+        while not parent.children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (child,) = parent.children()
+        assert child.cmdline()[-5:] == tail
+        assert live_trainers()[(tmp_path / "job").resolve()] == proc.pid
+    finally:
+        for p in psutil.Process(proc.pid).children():
+            p.kill()
+        proc.kill()
+        proc.wait()
 
 
 def test_find_walks_runs_sweeps_and_comparisons_but_not_inside_runs(tmp_path):

@@ -72,22 +72,26 @@ def run_status(run_dir: Path, live: dict[Path, int], exit_code: int | None = Non
 
 
 def live_trainers() -> dict[Path, int]:
-    """Run folder -> pid of each `thrifty train` process on this machine, from /proc (Linux; elsewhere
-    empty). The folder is its --output (or output.dir=) argument, relative to the process's cwd."""
-    found: dict[Path, int] = {}
+    """Run folder -> pid of the `thrifty train` process writing it, from /proc (Linux; elsewhere empty).
+    The folder is its --output (or output.dir=) argument, relative to the process's cwd. A launched job
+    (--nproc) has a launcher and workers with the same folder: the launcher (the one whose parent is not
+    one of them) is the pid to signal, as it passes a stop on to its workers."""
+    found: dict[Path, dict[int, int]] = {}
     proc = Path("/proc")
     if not proc.is_dir():
-        return found
+        return {}
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
             argv = (entry / "cmdline").read_bytes().decode("utf-8", "replace").split("\0")
             if _is_train(argv) and (out := _output_of(argv)):
-                found[(Path(os.readlink(entry / "cwd")) / out).resolve()] = int(entry.name)
-        except OSError:  # the process ended meanwhile, or belongs to another user
+                run = (Path(os.readlink(entry / "cwd")) / out).resolve()
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                found.setdefault(run, {})[int(entry.name)] = ppid
+        except (OSError, ValueError, IndexError):  # the process ended meanwhile, or is another user's
             continue
-    return found
+    return {run: min(p for p, parent in pids.items() if parent not in pids) for run, pids in found.items()}
 
 
 def _is_train(argv: list[str]) -> bool:
