@@ -124,6 +124,8 @@ def test_form_starts_a_run_live_curve_stop_exit_75_resume(server, page, runs_dir
     seen = int(page.locator("#loss-points").inner_text())
     _wait_points(page, seen + 2)
     assert page.evaluate("window.notReloaded") is True  # the curve grew without a reload
+    assert page.locator("#fact-model").inner_text() == str(tiny_model)  # config.yaml came after the page
+    assert page.locator("#fact-max_steps").inner_text() == "3000"
     page.screenshot(path=shots / "ui-run-live.png")
     page.click("#stop")
     _wait_status(page, "preempted · resumable")

@@ -59,7 +59,9 @@ def test_a_launched_job_maps_to_its_launcher_not_a_worker(tmp_path):
     import psutil
 
     worker = "import time; time.sleep(30)"
-    launcher = "import subprocess, sys, time; subprocess.Popen([sys.executable, *sys.argv[1:]]); time.sleep(30)"
+    launcher = (
+        "import subprocess, sys, time; subprocess.Popen([sys.executable, *sys.argv[1:]]); time.sleep(30)"
+    )
     # The worker reruns the launcher's argv with the worker script: both read `... train --output job`.
     tail = ["-m", "thrifty", "train", "--output", "job"]
     proc = subprocess.Popen([sys.executable, "-c", launcher, "-c", worker, *tail], cwd=tmp_path)
@@ -92,3 +94,23 @@ def test_find_walks_runs_sweeps_and_comparisons_but_not_inside_runs(tmp_path):
         ("train", "cmp/runs/lora"),
         ("train", "group/b"),
     ]
+
+
+def test_pareto_set_and_importance_of_a_sweep(tmp_path):
+    from thrifty.ui.sweeps import importance, pareto_set
+
+    rows = [
+        {"trial_id": 0, "state": "complete", "eval_loss": 1.0, "accuracy": 0.5},
+        {"trial_id": 1, "state": "complete", "eval_loss": 0.8, "accuracy": 0.4},
+        {"trial_id": 2, "state": "complete", "eval_loss": 1.1, "accuracy": 0.45},  # beaten by trial 0
+        {"trial_id": 3, "state": "pruned", "eval_loss": 0.1, "accuracy": 0.9},  # pruned: never best
+        {"trial_id": 4, "state": "fail", "eval_loss": None, "accuracy": None},
+    ]
+    assert pareto_set(rows, {"eval_loss": 1, "accuracy": -1}) == {0, 1}  # accuracy is maximised
+    assert pareto_set(rows, {"eval_loss": 1}) == {1}
+    report = tmp_path / "report.md"
+    report.write_text(
+        "# Sweep\n\n## Parameter importance\n\n- train.learning_rate: 0.829\n- method.rank: 0.171\n\n![p](p.png)\n"
+    )
+    assert importance(report) == [("train.learning_rate", 0.829), ("method.rank", 0.171)]
+    assert importance(tmp_path / "missing.md") == []

@@ -109,10 +109,24 @@ async def _events(ui: UI, run_dir: Path):
                     yield {"event": "metric", "data": line.decode("utf-8", "replace")}
         status = await asyncio.to_thread(ui.launcher.status, run_dir)
         now = {"status": status.name, "detail": status.detail, "resumable": status.resumable}
+        now["facts"] = facts(run_dir)  # a run started from the page has no config.yaml when it opens
         if now != last_status:
             last_status = now
             yield {"event": "status", "data": json.dumps(now)}
         await asyncio.sleep(POLL_S)
+
+
+def facts(run_dir: Path) -> dict[str, object]:
+    """Model, method, objective and max_steps from the run's config.yaml (empty until it is written)."""
+    from thrifty.ui.folders import read_config
+
+    config = read_config(run_dir)
+    return {
+        "model": (config.get("model") or {}).get("name"),
+        "method": (config.get("method") or {}).get("name"),
+        "objective": (config.get("train") or {}).get("objective"),
+        "max_steps": (config.get("train") or {}).get("max_steps"),
+    }
 
 
 class Headers:

@@ -134,8 +134,7 @@ function runPage(data) {
     const row = JSON.parse(e.data);
     for (const k in series) if (typeof row[k] === "number") series[k].push([row.step, row[k]]);
     if (typeof row.step === "number") {
-      const steps = document.getElementById("steps");
-      steps.textContent = steps.textContent.replace(/^\d+/, String(row.step));
+      document.getElementById("steps").textContent = String(row.step);
     }
     redraw();
   });
@@ -148,6 +147,10 @@ function runPage(data) {
     document.getElementById("status-detail").textContent = s.detail;
     document.getElementById("stop-form").hidden = s.status !== "running";
     document.getElementById("resume-form").hidden = !(s.resumable && s.status !== "running");
+    for (const [k, v] of Object.entries(s.facts || {})) {
+      const cell = document.getElementById("fact-" + k);
+      if (cell && v !== null && v !== undefined) cell.textContent = String(v);
+    }
     document.body.dataset.status = s.status;
   });
 }
