@@ -158,6 +158,8 @@ def test_form_starts_a_run_live_curve_stop_exit_75_resume(server, page, runs_dir
     assert summary["resumed_from_step"] == step and summary["steps"] == step + 2 and summary["resumes"] == 2
     page.reload()
     assert page.locator("#status").inner_text() == "finished"
+    manifests = page.locator("#checkpoints td.manifest").all_inner_texts()
+    assert manifests and set(manifests) == {"complete"}  # the checkpoints the stops wrote, verified by size
 
 
 def test_a_public_bind_without_a_token_refuses_to_start(runs_dir):
