@@ -20,6 +20,7 @@ from thrifty.prune import cli as prune_cli
 from thrifty.supervise import cli as supervise_cli
 from thrifty.sweep import cli as sweep_cli
 from thrifty.train import cli as train_cli
+from thrifty.ui import cli as ui_cli
 
 # In the order `thrifty --help` lists them.
 VERBS = (
@@ -34,6 +35,7 @@ VERBS = (
     compare_cli,
     sweep_cli,
     autotune_cli,
+    ui_cli,  # web page over runs, sweeps, comparisons
     models_cli,
     config_cli,  # config schema, methods
     demo,
