@@ -470,6 +470,28 @@ CASES.update(
             "-o",
             str(c.tmp / "p"),
         ],
+        # Each fails before the server binds a port: a case that passed would serve forever.
+        "ui/non-loopback-without-token": lambda c: ["ui", "--runs", str(c.tmp), "--host", "0.0.0.0"],
+        "ui/missing-token-file": lambda c: [
+            "ui",
+            "--runs",
+            str(c.tmp),
+            "--host",
+            "0.0.0.0",
+            "--token-file",
+            str(c.tmp / "no-token"),
+        ],
+        "ui/short-token": lambda c: [
+            "ui",
+            "--runs",
+            str(c.tmp),
+            "--host",
+            "0.0.0.0",
+            "--token-file",
+            c.file("token", "short"),
+        ],
+        "ui/runs-is-a-file": lambda c: ["ui", "--runs", str(c.data)],
+        "ui/port-out-of-range": lambda c: ["ui", "--runs", str(c.tmp), "--port", "70000"],
         "data/select-latin1": lambda c: [
             "data",
             "select",
@@ -496,7 +518,7 @@ def _files(root: Path) -> set[Path]:
 def test_the_corpus_is_large_and_covers_every_verb():
     verbs = {name.split("/")[0] for name in CASES}
     assert len(CASES) >= 30
-    assert verbs == {"train", "plan", "eval", "export", "compare", "sweep", "data", "prune"}
+    assert verbs == {"train", "plan", "eval", "export", "compare", "sweep", "data", "prune", "ui"}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
