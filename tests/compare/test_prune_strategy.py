@@ -33,6 +33,7 @@ def test_prune_then_lora_beside_lora_under_one_budget(tiny_model, alpaca_file, t
     table = {r["strategy"]: r for r in json.loads(capsys.readouterr().out)["table"]}
     lora, pruned = table["lora"], table["prune+lora"]
     assert lora["steps"] == pruned["steps"] == 2 and pruned["$"] > 0
+    assert pruned["model params"] < lora["model params"]
     assert pruned["trainable params"] < lora["trainable params"]  # narrower q/v projections, fewer LoRA rows
     # The recovery stage starts from the pruned model: its "before" is the pruned model's loss, not the base's.
     assert pruned["eval loss before"] != pytest.approx(lora["eval loss before"])

@@ -12,6 +12,7 @@ COLUMNS = (
     "perplexity",
     "eval loss before",
     "trainable params",
+    "model params",
     "peak memory GiB",
     "tokens/s",
     "wall s",
@@ -37,6 +38,7 @@ def rows(results: list[dict[str, Any]], gpu: str | None) -> list[dict[str, Any]]
                     "perplexity": s["perplexity_after"],
                     "eval loss before": s["eval_loss_before"],
                     "trainable params": s["trainable_params"],
+                    "model params": s.get("total_params"),  # smaller after a prune stage
                     "peak memory GiB": s["peak_memory_bytes"] / 2**30,
                     "tokens/s": s["tokens_per_second"],
                     "wall s": s["wall_seconds"],
