@@ -20,7 +20,6 @@ from tests.export.test_gguf_smollm2 import (
 from thrifty.cli import main
 from thrifty.export.gguf import convert_model
 
-
 SHAPES = {  # flags -> what config.json and llama.cpp's metadata must then say
     "blocks": (["--layers", "2"], {"num_hidden_layers": 28}, {"llama.block_count": "28"}),
     "width": (
