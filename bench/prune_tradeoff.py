@@ -140,7 +140,7 @@ def level(flags: dict, steps: int, work: Path) -> dict:
     tokens_cpp, gguf_bytes = llama_cpp_speed(model, folder)
     row = {
         "level": name,
-        "params": summary["total_params"],
+        "params": summary["total_params"] - summary["trainable_params"],  # the model, not its adapter
         "safetensors_bytes": sum(p.stat().st_size for p in Path(model).glob("*.safetensors")),
         "gguf_f16_bytes": gguf_bytes,
         "heads": report.get("heads_after"),
