@@ -182,29 +182,36 @@ def test_trackio_local_store_has_the_loss_and_the_summary(tracked_run):
     assert after == [pytest.approx(_summary(tracked_run)["eval_loss_after"])]
 
 
-def test_a_resumed_run_continues_the_same_tracker_runs(tiny_model, faq_file, tmp_path):
-    """Stopped at step 3 (SIGTERM, exit 75) and resumed: TensorBoard gets steps 1..6 with no repeats, and
-    MLflow's one run carries the whole loss curve."""
+def test_a_resumed_run_continues_the_same_tracker_runs(tiny_model, faq_file, tmp_path, monkeypatch):
+    """Stopped at step 3 (SIGTERM, exit 75) and resumed: TensorBoard gets steps 1..6 with no repeats,
+    MLflow's one run carries the whole loss curve, and wandb continues the same run id."""
     from mlflow.tracking import MlflowClient
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID", "WANDB_DIR", "WANDB_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
     out = tmp_path / "run"
-    extra = ["train.logging_steps=1", "checkpoint.every_steps=3", "train.report_to=[tensorboard,mlflow]"]
+    trackers = "train.report_to=[tensorboard,mlflow,wandb]"
+    extra = ["train.logging_steps=1", "checkpoint.every_steps=3", trackers]
     args = train_args(tiny_model, faq_file, out, extra, steps=6)
     stopped = signal_at(3, "SIGTERM", "step", args)
     assert stopped.returncode == 75, stopped.stderr[-2000:]
-    first_id = json.loads((out / "trackers.json").read_text())["mlflow"]
+    first = json.loads((out / "trackers.json").read_text())
     assert main(args + ["--resume", "auto"]) == 0
-    assert json.loads((out / "trackers.json").read_text())["mlflow"] == first_id
+    assert json.loads((out / "trackers.json").read_text()) == first
     events = EventAccumulator(str(out / "tensorboard"))
     events.Reload()
     assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3, 4, 5, 6]
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("thrifty").experiment_id])
-    assert [r.info.run_id for r in runs] == [first_id]
-    steps = sorted(m.step for m in client.get_metric_history(first_id, "loss"))
+    assert [r.info.run_id for r in runs] == [first["mlflow"]]
+    steps = sorted(m.step for m in client.get_metric_history(first["mlflow"], "loss"))
     assert steps == [1, 2, 3, 4, 5, 6]
-    assert runs[0].data.metrics["thrifty/steps"] == 6
+    assert runs[0].data.metrics["thrifty/steps"] == 6 and runs[0].info.status == "FINISHED"
+    segments = sorted((out / "wandb").glob("offline-run-*"))  # one folder per process, one run id
+    assert len(segments) == 2 and all(f.name.endswith(first["wandb"]) for f in segments)
 
 
 def test_the_user_environment_wins_over_the_run_defaults(tmp_path, monkeypatch):
