@@ -117,7 +117,7 @@ def test_compare_one_strategy_on_a_tiny_budget(tiny_model, faq_data, tmp_path):
     assert "lora" in comparison.recommendation and (out / "report.md").is_file()
 
 
-def test_sweep_two_trials(tiny_model, faq_data, tmp_path):
+def test_sweep_two_trials(tiny_model, faq_data, tmp_path, capsys):
     config = tiny_config(tiny_model, faq_data, tmp_path / "unused")
     del config["output"]
     config["train"]["max_steps"] = 2
@@ -126,5 +126,6 @@ def test_sweep_two_trials(tiny_model, faq_data, tmp_path):
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(config))
     result = thrifty.sweep(path, output=str(tmp_path / "sw"), trials=2)
+    assert "(* = best)" not in capsys.readouterr().err  # the rows come back; no table is printed
     assert result.sweep_dir == tmp_path / "sw" and len(result.summary["rows"]) == 2
     assert result.best[0]["params"]["method.rank"] in (2, 4)

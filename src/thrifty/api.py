@@ -396,5 +396,5 @@ def sweep(
     a stop (call again to resume)."""
     from thrifty.sweep.run_file import run_sweep_file
 
-    sweep_dir, summary = run_sweep_file(Path(path), settings, output, progress=progress)
+    sweep_dir, summary = run_sweep_file(Path(path), settings, output, progress=progress, table=False)
     return SweepResult(sweep_dir, summary)

@@ -7,11 +7,16 @@ from typing import Any
 
 
 def run_sweep_file(
-    path: Path, overrides: dict[str, Any], output: str | None = None, progress: bool = True
+    path: Path,
+    overrides: dict[str, Any],
+    output: str | None = None,
+    progress: bool = True,
+    table: bool = True,
 ) -> tuple[Path, dict[str, Any]]:
     """The sweep folder and the report's summary (best trials, rows, importance, text).
-    `overrides`: sweep-section fields that win over the file (None values are ignored). Raises
-    `Preempted` after a stop (rerun to resume) and `runner.WorkersFailed` when worker processes failed."""
+    `overrides`: sweep-section fields that win over the file (None values are ignored); `table`: print
+    the trials table on stderr too. Raises `Preempted` after a stop (rerun to resume) and
+    `runner.WorkersFailed` when worker processes failed."""
     from thrifty.sweep.report import write_report
     from thrifty.sweep.runner import prepare, run_sweep
 
@@ -19,7 +24,7 @@ def run_sweep_file(
     suggestions = warm_start(plan) if plan.sweep.warm_start else []
     study = run_sweep(plan, suggestions, progress=progress)
     sweep_dir = Path(plan.sweep_dir)
-    return sweep_dir, write_report(sweep_dir, study)
+    return sweep_dir, write_report(sweep_dir, study, table)
 
 
 def warm_start(plan) -> list[dict]:
