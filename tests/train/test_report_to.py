@@ -219,8 +219,24 @@ def test_the_user_environment_wins_over_the_run_defaults(tmp_path, monkeypatch):
 
     (tmp_path / IDS).write_text(json.dumps({"mlflow": "abc", "wandb": "xyz"}))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
-    monkeypatch.delenv("WANDB_RUN_ID", raising=False)
-    env = default_environment(["mlflow", "wandb"], tmp_path)
+    monkeypatch.delenv("TENSORBOARD_LOGGING_DIR", raising=False)
+    env = default_environment(["mlflow", "tensorboard"], tmp_path)
     assert "MLFLOW_TRACKING_URI" not in env and env["MLFLOW_RUN_ID"] == "abc"
-    assert env["WANDB_RUN_ID"] == "xyz" and env["WANDB_RESUME"] == "allow"
+    assert env["TENSORBOARD_LOGGING_DIR"] == str(tmp_path / "tensorboard")
     assert default_environment([], tmp_path) == {}
+
+
+def test_two_runs_in_one_process_each_get_their_own_wandb_run(tiny_model, faq_file, tmp_path, monkeypatch):
+    """wandb reads its environment once per process: thrifty passes each run's folder and id itself."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    for name in ("WANDB_DIR", "WANDB_RUN_ID", "WANDB_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    ids = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        assert main(train_args(tiny_model, faq_file, out, ["train.report_to=wandb"], steps=1)) == 0
+        ids.append(json.loads((out / "trackers.json").read_text())["wandb"])
+        folders = list((out / "wandb").glob("offline-run-*"))  # in this run's folder, under its own id
+        assert len(folders) == 1 and folders[0].name.endswith(ids[-1])
+    assert ids[0] != ids[1]

@@ -8,7 +8,7 @@ Where each writes, unless the user's own environment says otherwise:
 - mlflow: a SQLite store RUN/mlflow.db (MLFLOW_TRACKING_URI; MLflow 3 refuses a plain ./mlruns file
   store), experiment "thrifty"; a resume reopens the same run (MLFLOW_RUN_ID from RUN/trackers.json).
 - wandb: RUN/wandb/ (WANDB_DIR), project "thrifty"; WANDB_MODE=offline needs no account; a resume
-  continues the same run id (WANDB_RUN_ID, WANDB_RESUME=allow).
+  continues the same run id (RUN/trackers.json), passed to wandb.init by thrifty (start_wandb).
 - trackio: its own local store (TRACKIO_DIR, default HF_HOME/trackio), project "thrifty", the run
   named after the run folder, which a resume reopens by name.
 """
@@ -53,11 +53,26 @@ def default_environment(names: list[str], run_dir: Path) -> dict[str, str]:
         env["MLFLOW_EXPERIMENT_NAME"] = PROJECT
         if "mlflow" in ids:
             env["MLFLOW_RUN_ID"] = ids["mlflow"]
-    if "wandb" in names:
-        env.update(WANDB_DIR=str(run_dir.resolve()), WANDB_PROJECT=PROJECT)
-        if "wandb" in ids:
-            env.update(WANDB_RUN_ID=ids["wandb"], WANDB_RESUME="allow")
     return {key: value for key, value in env.items() if key not in os.environ}
+
+
+def start_wandb(run_dir: Path) -> None:
+    """Start this run's W&B run with explicit arguments; the integration adopts an active run. wandb
+    reads its environment once per process (at its first init), so a second run in one process (the
+    Python API, a sweep's trials) given WANDB_DIR/WANDB_RUN_ID would write into the first one's folder
+    under a new id. The user's WANDB_DIR, WANDB_PROJECT and WANDB_RUN_ID still win."""
+    import wandb
+
+    if wandb.run is not None:  # the caller's own run: the integration logs into it
+        return
+    run_id = os.environ.get("WANDB_RUN_ID") or saved_ids(run_dir).get("wandb")
+    wandb.init(
+        project=os.environ.get("WANDB_PROJECT", PROJECT),
+        name=run_dir.name,
+        dir=os.environ.get("WANDB_DIR", str(run_dir.resolve())),
+        id=run_id,
+        resume="allow" if run_id else None,  # a resume continues the run RUN/trackers.json names
+    )
 
 
 @contextmanager
@@ -65,6 +80,8 @@ def tracking(names: list[str], run_dir: Path) -> Iterator[None]:
     """The run's tracker settings in the environment while it trains, restored afterwards (the Python API
     may train several runs in one process). The integrations read them when the Trainer is built and
     when training begins, so this wraps both."""
+    from thrifty.distributed.rank import is_main
+
     added = default_environment(names, run_dir) if names else {}
     # A tracker run the caller started is theirs to end; one the integration started (left open by a stop,
     # or by wandb, which never finishes its run) is ended here, so the next run in this process gets its own.
@@ -72,6 +89,8 @@ def tracking(names: list[str], run_dir: Path) -> Iterator[None]:
     os.environ.update(added)
     stopped = True  # until the body returns: a stop (Preempted) or an error leaves the runs open
     try:
+        if "wandb" in names and is_main():
+            start_wandb(run_dir)
         yield
         stopped = False
     finally:
