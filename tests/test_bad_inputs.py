@@ -470,6 +470,9 @@ CASES.update(
             "-o",
             str(c.tmp / "p"),
         ],
+        "train/unknown-tracker": lambda c: c.train("train.report_to=comet"),
+        "train/tracker-none-with-others": lambda c: c.train("train.report_to=[none,wandb]"),
+        "train/report-to-mapping": lambda c: c.train("train.report_to={wandb: 1}"),
         # Each fails before the server binds a port: a case that passed would serve forever.
         "ui/non-loopback-without-token": lambda c: ["ui", "--runs", str(c.tmp), "--host", "0.0.0.0"],
         "ui/missing-token-file": lambda c: [

@@ -2,7 +2,6 @@
 everything else (a bug: the traceback stays, with where to report it)."""
 
 import sys
-import traceback
 
 
 class UserError(Exception):
@@ -27,6 +26,8 @@ REPORT_TO = "thrifty's issue tracker"
 
 def report_internal_error(exc: BaseException) -> None:
     """The full traceback (bugs stay visible), then one line on what to send and where."""
+    import traceback  # here, not on `import thrifty`: it costs ~10 ms (linecache, tokenize)
+
     traceback.print_exception(exc, file=sys.stderr)
     print(
         f"internal error: {type(exc).__name__} is a bug in thrifty, not in your input; please report it to "

@@ -81,11 +81,11 @@ def claim_output(folder: Path, kind: str, overwrite: bool = False, protect: Iter
 
 
 def write_marker(folder: Path, kind: str) -> None:
-    import thrifty
+    from thrifty.version import __version__
 
     assert kind in KINDS, kind
     stamp = datetime.now(UTC).isoformat()
-    write_json_atomic(folder / MARKER, {"kind": kind, "thrifty": thrifty.__version__, "created_at": stamp})
+    write_json_atomic(folder / MARKER, {"kind": kind, "thrifty": __version__, "created_at": stamp})
 
 
 def _holds(folder: Path, path: Path) -> bool:

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -75,7 +76,9 @@ def print_schema(rows: list[dict[str, Any]]) -> None:
     for column in ("field", "type", "default", "help"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["field"], row["type"], repr(row["default"]), row["help"])
+        # Help texts quote lists ([q_proj, v_proj]): escaped, rich would read them as style tags and drop them.
+        cells = (row["field"], row["type"], repr(row["default"]), row["help"])
+        table.add_row(*(escape(cell) for cell in cells))
     Console(width=160).print(table)
 
 

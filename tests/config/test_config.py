@@ -100,3 +100,12 @@ def test_validating_a_run_config_imports_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_schema_table_keeps_bracketed_help_text(capsys):
+    """rich reads `[q_proj, v_proj]` as a style tag and drops it unless the cell is escaped."""
+    from thrifty.cli import main
+
+    assert main(["config", "schema"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "[q_proj, v_proj]" in out and "list[str] | all-linear" in out

@@ -4,9 +4,8 @@ import argparse
 import json
 from pathlib import Path
 
-from thrifty.compare.fewshot import DEFAULT_K, FewShotSpec
+from thrifty.compare.fewshot import DEFAULT_K
 from thrifty.config.args import add_train_arguments, config_from_args
-from thrifty.errors import UserError
 from thrifty.eval.fewshot.pick import DEFAULT_PICK, PICKS
 from thrifty.prune.criteria import criterion_names
 
@@ -71,63 +70,23 @@ def add_parser(verbs) -> None:
     comp.set_defaults(func=cmd_compare)
 
 
-def check_budget(args: argparse.Namespace) -> None:
-    for name in ("budget_steps", "budget_minutes", "budget_dollars"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise UserError(f"--{name.replace('_', '-')} must be positive (got {value})")
-
-
-def few_shot_spec(args: argparse.Namespace, strategies) -> FewShotSpec:
-    """--few-shot K only means something for the few-shot strategy: given without it, it is a mistake."""
-    from thrifty.eval.fewshot.build import check_k
-
-    check_k(args.few_shot, args.few_shot_pick)
-    if args.few_shot is not None and not any(s.baseline == "few-shot" for s in strategies):
-        raise UserError(
-            f"--few-shot {args.few_shot} sets the shots of the few-shot strategy; add few-shot to --strategies"
-        )
-    return FewShotSpec(args.few_shot or DEFAULT_K, args.few_shot_pick)
-
-
-def prune_spec(args: argparse.Namespace, strategies):
-    """--prune-* shape the prune stage of prune+lora; without that strategy they are a mistake."""
-    from thrifty.compare.prune import PruneSpec
-
-    given = {
-        "layers": args.prune_layers,
-        "heads": args.prune_heads,
-        "mlp": args.prune_mlp,
-        "criterion": args.prune_criterion,
-    }
-    given = {k: v for k, v in given.items() if v is not None}
-    if given and not any(s.stages[0].prune for s in strategies):
-        raise UserError(
-            "--prune-* set the prune stage; add a prune strategy to --strategies (e.g. lora,prune+lora)"
-        )
-    if given.keys() & {"layers", "heads", "mlp"}:
-        given.setdefault("mlp", None)  # the default share applies only when no share is given
-    return PruneSpec(**given)
-
-
 def cmd_compare(args: argparse.Namespace) -> int:
-    from thrifty.compare.runner import Budget, compare, parse_strategies
+    from thrifty.compare.prune import prune_spec
+    from thrifty.compare.runner import Budget, compare_and_report, few_shot_spec, parse_strategies
     from thrifty.train.preflight import preflight
 
     strategies = parse_strategies(args.strategies)
-    check_budget(args)
-    few_shot = few_shot_spec(args, strategies)
-    prune = prune_spec(args, strategies)
+    budget = Budget(args.budget_steps, args.budget_minutes, args.budget_dollars, args.gpu)
+    budget.check()
+    few_shot = few_shot_spec(args.few_shot, args.few_shot_pick, strategies)
+    prune = prune_spec(args.prune_layers, args.prune_heads, args.prune_mlp, args.prune_criterion, strategies)
     config = config_from_args(args)
     preflight(config)
     from thrifty.quiet import quiet_libraries
 
     quiet_libraries()
-    from thrifty.compare.report import write_report
-
     out = Path(args.output or "runs/compare")
-    budget = Budget(args.budget_steps, args.budget_minutes, args.budget_dollars, args.gpu)
-    results = compare(
+    report = compare_and_report(
         config,
         strategies,
         budget,
@@ -137,7 +96,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         few_shot=few_shot,
         prune=prune,
     )
-    report = write_report(results, out, args.gpu)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:

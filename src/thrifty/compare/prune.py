@@ -87,3 +87,18 @@ def run_prune_stage(config: RunConfig, spec: PruneSpec, progress: bool) -> tuple
         "params_after": result.params_after,
     }
     return str(folder / "model"), {"run_dir": str(folder), "method": "prune", "summary": summary}
+
+
+def prune_spec(
+    layers: int | None, heads: float | None, mlp: float | None, criterion: str | None, strategies
+) -> PruneSpec:
+    """--prune-* shape the prune stage of prune+lora; without that strategy they are a mistake."""
+    given = {"layers": layers, "heads": heads, "mlp": mlp, "criterion": criterion}
+    given = {k: v for k, v in given.items() if v is not None}
+    if given and not any(s.stages[0].prune for s in strategies):
+        raise UserError(
+            "--prune-* set the prune stage; add a prune strategy to --strategies (e.g. lora,prune+lora)"
+        )
+    if given.keys() & {"layers", "heads", "mlp"}:
+        given.setdefault("mlp", None)  # the default share applies only when no share is given
+    return PruneSpec(**given)

@@ -34,6 +34,12 @@ class Budget:
     dollars: float | None = None
     gpu: str | None = None
 
+    def check(self) -> None:
+        for name in ("steps", "minutes", "dollars"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise UserError(f"--budget-{name} must be positive (got {value})")
+
     def train_fields(self, usd_per_hour: float | None) -> dict[str, Any]:
         """The `train` section fields that enforce this budget."""
         out: dict[str, Any] = {}
@@ -265,3 +271,36 @@ def compare(
     results.mkdir(parents=True, exist_ok=True)
     ranked = base if pairs else None  # on pairs every strategy is scored on the held-out preferences
     return [run_strategy(s, make_config, results, progress, ranked, few_shot, prune) for s in strategies]
+
+
+def few_shot_spec(k: int | None, pick: str, strategies: list[Strategy]) -> FewShotSpec:
+    """--few-shot K only means something for the few-shot strategy: given without it, it is a mistake."""
+    from thrifty.compare.fewshot import DEFAULT_K
+    from thrifty.eval.fewshot.build import check_k
+
+    check_k(k, pick)
+    if k is not None and not any(s.baseline == "few-shot" for s in strategies):
+        raise UserError(
+            f"--few-shot {k} sets the shots of the few-shot strategy; add few-shot to --strategies"
+        )
+    return FewShotSpec(k or DEFAULT_K, pick)
+
+
+def compare_and_report(
+    config: RunConfig,
+    strategies: list[Strategy],
+    budget: Budget,
+    out: Path,
+    same_lr: bool = False,
+    progress: bool = True,
+    few_shot: FewShotSpec | None = None,
+    prune: PruneSpec | None = None,
+) -> dict[str, Any]:
+    """What `thrifty compare` does once its input checks out: every strategy trained (or skipped when
+    unchanged), then OUT/report.md and report.html; returns the report (table, Pareto set, recommendation)."""
+    from thrifty.compare.report import write_report
+
+    results = compare(
+        config, strategies, budget, out, same_lr, progress=progress, few_shot=few_shot, prune=prune
+    )
+    return write_report(results, out, budget.gpu)

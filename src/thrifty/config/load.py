@@ -1,5 +1,6 @@
 """Read a YAML run config, apply `key=value` overrides, validate, and write the resolved config."""
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,19 @@ from thrifty.errors import UserError
 from thrifty.io import read_yaml as read_yaml_file
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
-    """Config file (optional) + overrides such as `train.learning_rate=1e-4`, validated."""
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | Mapping[str, Any] | None = None
+) -> RunConfig:
+    """Config file (optional) + overrides, validated: `key=value` strings as the command line gives
+    them (`train.learning_rate=1e-4`, values read as YAML), or a mapping of dotted keys to values
+    (`{"train.max_steps": 50}`, the Python API)."""
     raw: dict[str, Any] = read_yaml(Path(path)) if path else {}
-    for item in overrides or []:
-        set_dotted(raw, *parse_override(item))
+    if isinstance(overrides, Mapping):
+        items = [(str(key), value) for key, value in overrides.items()]
+    else:
+        items = [parse_override(item) for item in overrides or []]
+    for key, value in items:
+        set_dotted(raw, key, value)
     return validate(raw, source=str(path) if path else "config")
 
 

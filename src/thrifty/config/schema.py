@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from thrifty.config.objectives import OBJECTIVES, ObjectiveFields
 from thrifty.methods.table import METHODS
 
+# The experiment trackers `train.report_to` accepts: HF Trainer integrations thrifty tests end to end.
+TRACKERS = ("tensorboard", "mlflow", "wandb", "trackio")
+
 
 class Section(BaseModel):
     """Unknown keys are an error, so a typo never silently falls back to a default."""
@@ -244,6 +247,15 @@ class TrainConfig(Section, ObjectiveFields):
         "micro_batch_size x world size.",
     )
     logging_steps: int = Field(5, gt=0, description="Write a metrics.jsonl line every N steps.")
+    report_to: list[str] = Field(
+        default_factory=list,
+        description="Experiment trackers that also get the logged metrics, through the HF Trainer's own "
+        "integrations: none, or one or a list of " + ", ".join(TRACKERS) + " (e.g. [tensorboard,mlflow]). "
+        "Local by default: TensorBoard writes RUN/tensorboard/, MLflow a SQLite store RUN/mlflow.db unless "
+        "MLFLOW_TRACKING_URI is set, wandb its files under RUN/wandb/ (WANDB_MODE=offline needs no "
+        "account), trackio its local store. The run's summary (plan, predicted vs measured, eval before/"
+        "after) is added at the end. Needs `pip install 'thrifty[track]'`.",
+    )
     seed: int = Field(42, description="Seed for initialisation, data order and the validation split.")
 
     @field_validator("auto_micro_batch", "compile", mode="before")
@@ -251,6 +263,23 @@ class TrainConfig(Section, ObjectiveFields):
     def _yaml_on_off(cls, value):
         # YAML reads on/off (and the command line's `train.compile=on`) as booleans.
         return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _tracker_list(cls, value):
+        # `train.report_to=wandb` arrives as a string, `=[tensorboard,mlflow]` as a list, `none` as either.
+        if value is None:
+            return []
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise ValueError(f"expected none or a list of trackers ({', '.join(TRACKERS)})")
+        names = [str(item).strip().lower() for item in items if str(item).strip()]
+        unknown = [name for name in names if name not in (*TRACKERS, "none")]
+        if unknown:
+            raise ValueError(f"unknown tracker {unknown[0]!r}; choose none or any of: {', '.join(TRACKERS)}")
+        if "none" in names and len(names) > 1:
+            raise ValueError("none turns tracking off; list trackers without it")
+        return list(dict.fromkeys(n for n in names if n != "none"))  # each once, in the order given
 
     @model_validator(mode="after")
     def _early_stopping_needs_eval(self):

@@ -5,6 +5,7 @@ import json
 
 from thrifty.config.objectives import OBJECTIVES
 from thrifty.methods.table import METHODS
+from thrifty.plan.run import CHOICES
 
 
 def add_parser(verbs) -> None:
@@ -64,7 +65,7 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--precision",
         default="bf16",
-        choices=["bf16", "fp16", "fp32", "bf16-base"],
+        choices=CHOICES["precision"],
         help="Compute precision (bf16-base: frozen base stored in bf16, adapters fp32; CPUs with bf16).",
     )
     p.add_argument("--gradient-checkpointing", action="store_true", help="Recompute activations in backward.")
@@ -77,13 +78,13 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--optimizer",
         default="adamw",
-        choices=["adamw", "adamw8bit", "paged_adamw8bit", "sgd"],
+        choices=CHOICES["optimizer"],
         help="Optimizer (sets bytes of state per trainable parameter).",
     )
     p.add_argument(
         "--attention",
         default="flash",
-        choices=["flash", "sdpa", "eager"],
+        choices=CHOICES["attention"],
         help="Attention kernel on GPUs: flash/fused (no seq^2 scores), sdpa or eager.",
     )
     p.add_argument("--gpu", help="Fit settings to this GPU (e.g. rtx4090, a100-80gb).")
@@ -91,13 +92,13 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--strategy",
         default="ddp",
-        choices=["ddp", "fsdp", "zero2", "zero3"],
+        choices=CHOICES["strategy"],
         help="How states are split across --gpus.",
     )
     p.add_argument(
         "--offload",
         default="none",
-        choices=["none", "optimizer", "params"],
+        choices=CHOICES["offload"],
         help="Keep state in CPU RAM instead of GPU memory (slower): optimizer (optimizer states, and the "
         "fp32 master copy under ZeRO; zero2/zero3) or params (the weights too; zero3 or fsdp). Shown as "
         "cpu_offload_bytes per GPU.",
@@ -118,18 +119,16 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="One JSON object instead of tables.")
 
 
-def request_from_args(args: argparse.Namespace):
-    from thrifty.plan.planner import PlanRequest, parse_tokens
-
+def request_fields(args: argparse.Namespace) -> dict:
+    """The PlanRequest fields the flags give (thrifty.plan.run.plan_model builds the request)."""
     targets = args.targets if args.targets == "all-linear" else [t for t in args.targets.split(",") if t]
-    method = method_from_args(args, targets)
-    return PlanRequest(
+    return dict(
         model=args.model,
-        method=method,
+        method=method_from_args(args, targets),
         seq_len=args.seq_len,
         micro_batch=args.batch_size,
         grad_accum=args.grad_accum,
-        tokens=parse_tokens(args.tokens),
+        tokens=args.tokens,  # parsed once the model checks out (the parser lives beside torch)
         precision=args.precision,
         gradient_checkpointing=args.gradient_checkpointing,
         chunked_loss=not args.plain_loss,
@@ -189,29 +188,12 @@ def run_plan(args: argparse.Namespace) -> int:
         return 0
     if not args.model:
         raise UserError("--model is required (a catalog name such as llama-3.1-8b, a hub id or a folder)")
-    from thrifty.plan.catalog import check_model
+    from thrifty.plan.run import plan_model
 
-    check_model(args.model)  # before the planner imports torch: a bad name fails in about a second
-    from thrifty.quiet import quiet_libraries
-
-    quiet_libraries()
-    from thrifty.plan.planner import make_plan
-
-    plan = make_plan(request_from_args(args))
-    _add_extras(plan, args)
+    own, roi = args.own, tuple(args.roi) if args.roi else None
+    plan = plan_model(request_fields(args), own, roi, quiet=True)
     if args.json:
         print(json.dumps(plan, indent=2, default=str))
     else:
         report.print_plan(plan, args.top)
     return 0
-
-
-def _add_extras(plan: dict, args: argparse.Namespace) -> None:
-    from thrifty.plan import cost
-    from thrifty.plan.catalog import find_gpu
-
-    cheapest = next((o for o in plan["options"] if o.get("cheapest")), None)
-    if args.own and cheapest:
-        plan["owned"] = cost.owned_break_even(find_gpu(args.own)["key"], cheapest["usd_per_hour"])
-    if args.roi and cheapest:
-        plan["roi"] = cost.roi(cheapest["usd"], args.roi[0], args.roi[1])

@@ -94,7 +94,7 @@ def skypilot_task(args: argparse.Namespace) -> dict[str, Any]:
         command.append(f"{field}={on_vm}")  # the last override wins over the flag and the config file
     if nodes > 1:
         command += ["--nproc", args.nproc or str(gpus_per_node(args.accelerators))]
-    import thrifty
+    import thrifty.version  # binds the package `thrifty` for its __file__, not its API (see thrifty/version.py)
 
     task: dict[str, Any] = {"name": name, "resources": resources}
     if nodes > 1:
@@ -131,7 +131,7 @@ def gpus_per_node(accelerators: str) -> int:
 
 def source_tree() -> Path:
     """The project folder this thrifty was installed from (`pip install -e`), synced to the VM."""
-    import thrifty
+    import thrifty.version  # binds the package `thrifty` for its __file__, not its API (see thrifty/version.py)
 
     package = Path(thrifty.__file__).resolve().parent
     for folder in package.parents[:2]:  # src/thrifty -> src -> project root, or thrifty -> project root

@@ -81,33 +81,22 @@ def sweep(path: Path, args: argparse.Namespace) -> int:
     from thrifty.quiet import quiet_libraries
 
     quiet_libraries()
-    from thrifty.sweep.report import best_rows, write_report
-    from thrifty.sweep.runner import WorkersFailed, prepare, run_sweep
+    from thrifty.sweep.report import best_rows
+    from thrifty.sweep.run_file import run_sweep_file
+    from thrifty.sweep.runner import WorkersFailed
 
     overrides = {flag: getattr(args, flag) for flag in SWEEP_FLAGS}
     if args.results:
         overrides["results_from"] = args.results
-    plan = prepare(path, overrides, args.output)
-    suggestions = warm_start(plan) if plan.sweep.warm_start else []
     try:
-        study = run_sweep(plan, suggestions, progress=not args.no_progress)
+        _, summary = run_sweep_file(path, overrides, args.output, progress=not args.no_progress)
     except Preempted as exc:
         print(f"preempted: {exc}; rerun the same command to resume the sweep", file=sys.stderr)
         return EXIT_PREEMPTED
     except WorkersFailed as exc:  # each worker has printed its own line
         return exc.code
-    summary = write_report(Path(plan.sweep_dir), study)
     print(json.dumps(best_rows(summary), indent=2) if args.json else summary["text"])
     return 0
-
-
-def warm_start(plan) -> list[dict]:
-    """The autotune model's top configs for this sweep's data, as space values."""
-    from thrifty.sweep.warm_start import suggest_for_plan
-
-    suggestions = suggest_for_plan(plan)
-    print(f"sweep: warm start with {len(suggestions)} suggested config(s)", file=sys.stderr)
-    return suggestions
 
 
 def report(sweep_dir: Path, as_json: bool) -> int:

@@ -151,8 +151,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def write_report(sweep_dir: Path, study: optuna.Study) -> dict[str, Any]:
-    """report.md + params.png, history.png, importance.png; returns best configs, rows and a text summary."""
+def write_report(sweep_dir: Path, study: optuna.Study, table: bool = True) -> dict[str, Any]:
+    """report.md + params.png, history.png, importance.png; returns best configs, rows and a text summary.
+    `table`: also print the trials table on stderr (the CLI; the Python API returns the rows instead)."""
     from thrifty.sweep.space import parse_space
 
     plan = SweepPlan.load(sweep_dir)
@@ -196,7 +197,8 @@ def write_report(sweep_dir: Path, study: optuna.Study) -> dict[str, Any]:
         lines += ["", "## Parameter importance", ""] + [f"- {k}: {v:.3f}" for k, v in imp.items()]
     lines += [""] + [f"![{p}]({p})" for p in plots] + [""]
     (sweep_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
-    print_table(rows, columns, {b["trial"] for b in best_list}, plan.study_name)
+    if table:
+        print_table(rows, columns, {b["trial"] for b in best_list}, plan.study_name)
     text = "\n".join(lines[: lines.index("## Trials")]).replace("#", "").strip()
     return {
         "best": best_list,

@@ -412,7 +412,7 @@ def run_workers(plan: SweepPlan, remaining: int, workers: int, deadline: float |
     shares = [s for s in shares if s]
     import os
 
-    import thrifty
+    import thrifty.version  # binds the package `thrifty` for its __file__, not its API (see thrifty/version.py)
 
     # Workers import this same thrifty (a source checkout may not be the installed one).
     src = str(Path(thrifty.__file__).resolve().parents[1])

@@ -21,6 +21,7 @@ SAFE_PREFIXES = (
     "train.logging_steps",
     "train.eval_every_steps",
     "train.early_stopping_patience",
+    "train.report_to",  # where the metrics also go, not what they are
     # Where the job's processes meet, not what they compute: a restarted spot job gets a new head address.
     "distributed.master_addr",
     "distributed.master_port",

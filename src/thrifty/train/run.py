@@ -70,9 +70,9 @@ def train(
     """
     from thrifty.distributed import rank as ranks
     from thrifty.distributed.strategy import backend
-    from thrifty.train.folder import open_run_dir, read_metrics
-    from thrifty.train.save import save_outputs
-    from thrifty.train.trainer import build_model, build_trainer, prepare_speed
+    from thrifty.train.folder import open_run_dir
+    from thrifty.train.trackers import tracking
+    from thrifty.train.trainer import build_model, prepare_speed
 
     if not plan_only and resume:
         done = _already_finished(config, resume)
@@ -99,9 +99,23 @@ def train(
     if ranks.is_main():  # one writer; the others wait until the folder is claimed
         open_run_dir(s.run_dir, s.config, s.resume.checkpoint)
     ranks.barrier()
-    run_config, collate, speed_state, data = prepare_speed(
-        model, s.tokenizer, s.data, s.config, s.resume.state or {}
-    )
+    prepared = prepare_speed(model, s.tokenizer, s.data, s.config, s.resume.state or {})
+    with tracking(s.config.train.report_to, s.run_dir):  # the integrations read it from here to the end
+        return train_and_save(s, model, prepared, rss_before, progress, callbacks, on_trainer)
+
+
+def train_and_save(
+    s: Setup, model, prepared: tuple, rss_before: int, progress: bool, callbacks, on_trainer
+) -> RunResult:
+    """Build the trainer (`prepared`: what `trainer.prepare_speed` returned), train under the guard,
+    evaluate after, save, write the summary and give it to the trackers."""
+    from thrifty.distributed import rank as ranks
+    from thrifty.train.folder import read_metrics
+    from thrifty.train.save import save_outputs
+    from thrifty.train.trackers import defer_train_end, record_ids_callback, report_summary
+    from thrifty.train.trainer import build_trainer
+
+    run_config, collate, speed_state, data = prepared
     trainer, metrics = build_trainer(
         model,
         data,
@@ -115,6 +129,10 @@ def train(
     )
     for callback in callbacks or []:
         trainer.add_callback(callback)
+    trackers = s.config.train.report_to
+    if trackers:  # after the integrations', which start the tracker runs it records
+        trainer.add_callback(record_ids_callback(trackers, s.run_dir))
+    close_trackers = defer_train_end(trainer, trackers)  # their runs stay open for the final evaluation
     if on_trainer is not None:
         on_trainer(trainer)
     metrics.history = read_metrics(s.run_dir)
@@ -126,6 +144,8 @@ def train(
         if ranks.is_main():
             write_json_atomic(s.run_dir / SUMMARY, summary)  # last: its presence means the run finished
         ranks.barrier()
+    report_summary(trackers, s.run_dir, summary)
+    close_trackers()
     return RunResult(s.run_dir, summary, trainer.model, s.tokenizer, s.data)
 
 

@@ -75,7 +75,7 @@ def build_summary(
     import torch
     import transformers
 
-    import thrifty
+    from thrifty.version import __version__
 
     trainable, total = count_parameters(trainer.model)
     tokens = int(trainer.state.num_input_tokens_seen)
@@ -108,7 +108,7 @@ def build_summary(
         "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "versions": {
-            "thrifty": thrifty.__version__,
+            "thrifty": __version__,
             "torch": torch.__version__,
             "transformers": transformers.__version__,
         },

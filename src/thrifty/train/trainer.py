@@ -140,6 +140,7 @@ def training_arguments(
 
     from thrifty.distributed.strategy import training_kwargs
     from thrifty.train.speed import trainer_kwargs
+    from thrifty.train.trackers import PROJECT
 
     t = config.train
     kwargs = {
@@ -175,7 +176,10 @@ def training_arguments(
         save_strategy="no",
         seed=t.seed,
         data_seed=t.seed,
-        report_to="none",
+        # train.report_to: the Trainer's own integrations; thrifty.train.trackers points them into the run
+        report_to=t.report_to or "none",
+        run_name=run_dir.name,
+        project=PROJECT,  # trackio's project (wandb's and MLflow's come from the environment)
         disable_tqdm=True,
         remove_unused_columns=False,
         dataloader_num_workers=0,
