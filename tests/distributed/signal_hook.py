@@ -31,7 +31,31 @@ class SignalJobAt(TrainerCallback):
                 if process.pid != os.getpid():
                     process.send_signal(self.signum)
         else:
-            launcher.send_signal(self.signum)
+            wait_for_the_stop_to_arrive(lambda: launcher.send_signal(self.signum))
+
+
+def wait_for_the_stop_to_arrive(send, timeout_s: float = 60.0) -> None:
+    """Send, then hold this step until the launcher's SIGUSR1 (its stop passed on) reaches this worker:
+    on a loaded 2-core machine the launcher can otherwise take longer to pass it on than the few
+    remaining steps take, and the run finishes before the stop (seen 2026-12-04 at load ~5)."""
+    import time
+
+    arrived = []
+    previous = signal.getsignal(signal.SIGUSR1)
+
+    def note(signum, frame):
+        arrived.append(signum)
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGUSR1, note)
+    try:
+        send()
+        deadline = time.monotonic() + timeout_s
+        while not arrived and time.monotonic() < deadline:
+            time.sleep(0.05)  # signal handlers run in the main thread between these sleeps
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
 
 
 def install(spec: str) -> None:
