@@ -4,6 +4,8 @@ for the same steps on the FAQ. Per level: parameters, safetensors and f16 GGUF f
 before pruning / after pruning / after recovery, training tokens/s (the recovery run's own, and the best
 of 3 timed LoRA steps on one fixed batch, which a busy neighbour disturbs less), and greedy generation
 tokens/s in transformers and in llama.cpp (f16 GGUF through llama.cpp's own converter; best of 3).
+`--speed-only` re-times the models of an earlier run on an idle machine, the LoRA step in a fresh
+process per level so its peak RSS is that model's own.
 
 Levels run one after the other in one process, so peak memory (results.json) carries earlier levels'
 allocations on a CPU; compare memory across separate processes.
@@ -67,7 +69,7 @@ def llama_cpp_speed(model_dir: str, work: Path) -> tuple[float, int]:
 
     gguf = convert_model(Path(model_dir), work / "model-f16.gguf", "f16")
     # One thread: llama.cpp's threads spin-wait at every barrier, so on 2 shared cores a busy neighbour
-    # slows 2 threads far more than it slows 1 (5.7 vs ~? tok/s measured under load).
+    # slows 2 threads far more than 1 (SmolLM2 f16 at load ~3: 5.7 tok/s on 2 threads, 55 on 1).
     llm = open_gguf(gguf, n_ctx=256, n_threads=1, verbose=False, seed=0)
     ids = chat_ids(AutoTokenizer.from_pretrained(model_dir))
     best = 0.0
@@ -160,22 +162,64 @@ def level(flags: dict, steps: int, work: Path) -> dict:
     return row
 
 
+def model_dir(name: str, work: Path) -> str:
+    from thrifty.models.registry import resolve_model
+
+    if name == "base":
+        return str(resolve_model("smollm2-135m"))
+    return str(work / name.replace(",", "_").replace("=", "-") / "model")
+
+
+def step_in_fresh_process(model: str) -> tuple[float, int]:
+    """step_speed in a new process, so its peak RSS is this model's LoRA training step alone."""
+    import subprocess
+
+    code = (
+        "import json, resource, sys; sys.path.insert(0, 'bench'); import prune_tradeoff as b; "
+        f"speed = b.step_speed({model!r}); "
+        "print(json.dumps([round(speed, 1), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024]))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    speed, rss = json.loads(out.stdout.strip().splitlines()[-1])
+    return speed, rss
+
+
+def remeasure_speeds(rows: list[dict], work: Path) -> None:
+    """--speed-only: the timings again for the models an earlier run left in WORK, one level after the
+    other with nothing else training, so the speed columns come from an idle machine even when the
+    quality pass shared it."""
+    keys = ("level", "step_tokens_per_second", "step_peak_rss_bytes", "generate_tokens_per_second")
+    for row in rows:
+        model = model_dir(row["level"], work)
+        folder = Path(model).parent if row["level"] != "base" else work / "base"
+        row["step_tokens_per_second"], row["step_peak_rss_bytes"] = step_in_fresh_process(model)
+        row["generate_tokens_per_second"] = round(generation_speed(model), 2)
+        row["llama_cpp_tokens_per_second"] = round(llama_cpp_speed(model, folder)[0], 1)
+        row["speed_load_average"] = os.getloadavg()
+        print(json.dumps({k: row[k] for k in keys} | {"load": row["speed_load_average"]}), file=sys.stderr)
+
+
 def table(rows: list[dict]) -> str:
     base = rows[0]
+
+    def memory(r):
+        rss = r.get("step_peak_rss_bytes")
+        return f"{rss / 2**30:.2f} GiB ({rss / base['step_peak_rss_bytes']:.2f}×)" if rss else "—"
 
     def x(r, key):
         return f"{r[key]:.1f} ({r[key] / base[key]:.2f}×)"
 
     lines = [
-        "| level | parameters | f16 GGUF | loss after pruning | after recovery | train tok/s (run) | "
-        "train tok/s (best step) | generate tok/s | llama.cpp tok/s |",
+        "| level | parameters | f16 GGUF | loss after pruning | after recovery | "
+        "train tok/s (LoRA step) | peak RSS of that step | generate tok/s | llama.cpp tok/s |",
         "|" + "---|" * 9,
     ]
     for r in rows:
         lines.append(
             f"| {r['level']} | {r['params'] / 1e6:.1f} M | {r['gguf_f16_bytes'] / 1e6:.0f} MB | "
             f"{r['eval_loss_pruned']:.3f} | {r['eval_loss_recovered']:.3f} | "
-            f"{x(r, 'train_tokens_per_second')} | {x(r, 'step_tokens_per_second')} | "
+            f"{x(r, 'step_tokens_per_second')} | {memory(r)} | "
             f"{x(r, 'generate_tokens_per_second')} | {x(r, 'llama_cpp_tokens_per_second')} |"
         )
     return "\n".join(lines)
@@ -232,10 +276,23 @@ def main() -> int:
         "--work", default="runs/bench-prune", help="Folder for the models, runs and results.json."
     )
     parser.add_argument("--plot", help="PNG of held-out loss against parameters.")
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="Re-time the models of an earlier run in --work (idle machine) and rewrite results.json.",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
+    if args.speed_only:
+        result = json.loads((work / "results.json").read_text())
+        remeasure_speeds(result["rows"], work)
+        (work / "results.json").write_text(json.dumps(result, indent=1))
+        print(table(result["rows"]))
+        if args.plot:
+            plot(result["rows"], Path(args.plot))
+        return 0
     levels = [parse_level(t) for t in args.levels.split(";")]
     first_mlp = next((lv for lv in levels if set(lv) == {"mlp"}), {"mlp": "0.25"})
     levels += [{**first_mlp, "criterion": c} for c in filter(None, args.criteria.split(","))]
