@@ -2,6 +2,7 @@
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # precision auto would pick bf16-base on CPUs with bf16 instructions: the suite runs alike on every CPU
 # kind (tight comparisons are fp32); tests of bf16-base ask for it (tests/test_hardware.py).
 os.environ["THRIFTY_CPU_BF16"] = "0"
+# trackio reads TRACKIO_DIR once, when first imported (by whichever test gets there first): the suite's
+# trackio runs go to a store of its own, never into the user's HF_HOME/trackio.
+os.environ["TRACKIO_DIR"] = tempfile.mkdtemp(prefix="thrifty-tests-trackio-")
 
 CHATML = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"

@@ -24,7 +24,6 @@ def tracked_run(tiny_model, faq_file, tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("WANDB_MODE", "offline")
         env.setenv("WANDB_SILENT", "true")
-        env.setenv("TRACKIO_DIR", str(root / "trackio"))  # read when trackio is first imported
         for name in (
             "MLFLOW_TRACKING_URI",
             "MLFLOW_RUN_ID",
@@ -110,7 +109,7 @@ def test_mlflow_store_in_the_run_holds_metrics_params_and_the_summary(tracked_ru
     assert len(runs) == 1
     run = runs[0]
     ids = json.loads((tracked_run / "trackers.json").read_text())
-    assert run.info.run_id == ids["mlflow"] and run.info.run_name == tracked_run.name
+    assert run.info.run_id == ids["mlflow"] and run.info.run_name == ids["name"]
     history = client.get_metric_history(run.info.run_id, "loss")
     assert sorted(m.step for m in history) == list(range(1, STEPS + 1))
     summary = _summary(tracked_run)
@@ -175,7 +174,9 @@ def test_wandb_offline_run_is_in_the_run_folder_with_the_loss_and_the_summary(tr
 def test_trackio_local_store_has_the_loss_and_the_summary(tracked_run):
     from trackio.sqlite_storage import SQLiteStorage
 
-    logs = SQLiteStorage.get_logs("thrifty", tracked_run.name)
+    name = json.loads((tracked_run / "trackers.json").read_text())["name"]
+    assert name.startswith(f"{tracked_run.name}-")  # the folder's name and its start time
+    logs = SQLiteStorage.get_logs("thrifty", name)
     losses = [row["train/loss"] for row in logs if "train/loss" in row]
     assert len(losses) == STEPS
     after = [row["thrifty/eval_loss_after"] for row in logs if "thrifty/eval_loss_after" in row]
@@ -240,3 +241,20 @@ def test_two_runs_in_one_process_each_get_their_own_wandb_run(tiny_model, faq_fi
         folders = list((out / "wandb").glob("offline-run-*"))  # in this run's folder, under its own id
         assert len(folders) == 1 and folders[0].name.endswith(ids[-1])
     assert ids[0] != ids[1]
+
+
+def test_two_runs_in_folders_of_the_same_name_keep_their_own_trackio_curves(tiny_model, faq_file, tmp_path):
+    """trackio's store is shared by the machine's runs and reopens a run by its name: `a/run` and `b/run`
+    (the same folder name) must not write into one curve."""
+    from trackio.sqlite_storage import SQLiteStorage
+
+    names = []
+    for parent in ("a", "b"):
+        out = tmp_path / parent / "run"
+        extra = ["train.logging_steps=1", "train.report_to=trackio"]
+        assert main(train_args(tiny_model, faq_file, out, extra, steps=2)) == 0
+        names.append(json.loads((out / "trackers.json").read_text())["name"])
+    assert names[0] != names[1]
+    for name in names:
+        logs = SQLiteStorage.get_logs("thrifty", name)
+        assert len([row for row in logs if "train/loss" in row]) == 2

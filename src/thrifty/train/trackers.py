@@ -9,12 +9,16 @@ Where each writes, unless the user's own environment says otherwise:
   store), experiment "thrifty"; a resume reopens the same run (MLFLOW_RUN_ID from RUN/trackers.json).
 - wandb: RUN/wandb/ (WANDB_DIR), project "thrifty"; WANDB_MODE=offline needs no account; a resume
   continues the same run id (RUN/trackers.json), passed to wandb.init by thrifty (start_wandb).
-- trackio: its own local store (TRACKIO_DIR, default HF_HOME/trackio), project "thrifty", the run
-  named after the run folder, which a resume reopens by name.
+- trackio: its own local store (TRACKIO_DIR, default HF_HOME/trackio), project "thrifty"; a resume
+  reopens the run by its name (RUN/trackers.json).
+Every tracker names the run `FOLDER-YYYYmmdd-HHMMSS-xxxx` (tracker_run_name): trackio's store is shared by all
+runs on the machine and reopens a run by name, so two runs in folders both called `run` (or a folder
+trained again after deleting it) would otherwise write into one curve.
 """
 
 import json
 import os
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -56,7 +60,24 @@ def default_environment(names: list[str], run_dir: Path) -> dict[str, str]:
     return {key: value for key, value in env.items() if key not in os.environ}
 
 
-def start_wandb(run_dir: Path) -> None:
+def tracker_run_name(run_dir: Path) -> str:
+    """The name this run has in every tracker: the one a first start saved, or the folder's name and the
+    start time (local, to the second) and 4 random hex digits (two runs started in one second)."""
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    return saved_ids(run_dir).get("name") or f"{run_dir.name}-{stamp}"
+
+
+def remember_run_name(run_dir: Path) -> str:
+    """Save the run's tracker name in RUN/trackers.json on its first start, so its trainer and a resume
+    use the same one."""
+    ids = saved_ids(run_dir)
+    if "name" not in ids:
+        ids["name"] = tracker_run_name(run_dir)
+        write_json_atomic(run_dir / IDS, ids)
+    return ids["name"]
+
+
+def start_wandb(run_dir: Path, name: str) -> None:
     """Start this run's W&B run with explicit arguments; the integration adopts an active run. wandb
     reads its environment once per process (at its first init), so a second run in one process (the
     Python API, a sweep's trials) given WANDB_DIR/WANDB_RUN_ID would write into the first one's folder
@@ -68,7 +89,7 @@ def start_wandb(run_dir: Path) -> None:
     run_id = os.environ.get("WANDB_RUN_ID") or saved_ids(run_dir).get("wandb")
     wandb.init(
         project=os.environ.get("WANDB_PROJECT", PROJECT),
-        name=run_dir.name,
+        name=name,
         dir=os.environ.get("WANDB_DIR", str(run_dir.resolve())),
         id=run_id,
         resume="allow" if run_id else None,  # a resume continues the run RUN/trackers.json names
@@ -89,8 +110,10 @@ def tracking(names: list[str], run_dir: Path) -> Iterator[None]:
     os.environ.update(added)
     stopped = True  # until the body returns: a stop (Preempted) or an error leaves the runs open
     try:
-        if "wandb" in names and is_main():
-            start_wandb(run_dir)
+        if names and is_main():
+            name = remember_run_name(run_dir)  # before the Trainer's arguments read it
+            if "wandb" in names:
+                start_wandb(run_dir, name)
         yield
         stopped = False
     finally:
@@ -240,7 +263,7 @@ def record_ids_callback(names: list[str], run_dir: Path):
         def on_train_begin(self, args, state, control, **kwargs):
             if not state.is_world_process_zero:
                 return
-            ids = saved_ids(run_dir)
+            ids = saved_ids(run_dir)  # with the run's name (remember_run_name)
             if "mlflow" in names and (run := sys.modules["mlflow"].active_run()) is not None:
                 ids["mlflow"] = run.info.run_id
             if "wandb" in names and (run := sys.modules["wandb"].run) is not None:

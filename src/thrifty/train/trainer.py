@@ -140,7 +140,7 @@ def training_arguments(
 
     from thrifty.distributed.strategy import training_kwargs
     from thrifty.train.speed import trainer_kwargs
-    from thrifty.train.trackers import PROJECT
+    from thrifty.train.trackers import PROJECT, tracker_run_name
 
     t = config.train
     kwargs = {
@@ -178,7 +178,7 @@ def training_arguments(
         data_seed=t.seed,
         # train.report_to: the Trainer's own integrations; thrifty.train.trackers points them into the run
         report_to=t.report_to or "none",
-        run_name=run_dir.name,
+        run_name=tracker_run_name(run_dir),  # one name in every tracker, kept by a resume
         project=PROJECT,  # trackio's project (wandb's and MLflow's come from the environment)
         disable_tqdm=True,
         remove_unused_columns=False,
